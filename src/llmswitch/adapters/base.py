@@ -1,0 +1,275 @@
+"""The adapter contract: pure translation between OpenAI's wire JSON and a vendor's.
+
+An adapter never does I/O. It turns an OpenAI-shaped request (a dict of ``create()`` params)
+into a :class:`WireRequest`, and turns the vendor's response — an ``httpx2.Response`` whose body
+has already been read, or stream events decoded by :mod:`llmswitch.streaming` — back into
+OpenAI-shaped dicts. It maps every vendor error (HTTP status, error inside a 200 body, error
+event inside a stream) to the exception tree in :mod:`llmswitch.errors`. Sync and async callers
+share the same adapter instance; adapters hold no per-call state outside a StreamTranslator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pydantic_core
+
+from .. import errors
+from .._secret import Secret
+from ..catalog import ModelInfo, Preset
+from ..streaming import SSEEvent
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = [
+    "Adapter",
+    "Provider",
+    "StreamTranslator",
+    "UnsupportedFeatureError",
+    "WireRequest",
+    "chunk",
+    "completion",
+    "json_body",
+]
+
+
+class UnsupportedFeatureError(errors.LLMSwitchError):
+    """The provider has no such operation (e.g. embeddings on a chat-only vendor)."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A configured provider: its preset merged with what the providers file says."""
+
+    name: str
+    preset: Preset
+    base_url: str
+    credentials: Mapping[str, Secret] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    models: Mapping[str, ModelInfo] = field(default_factory=dict)
+    strict: bool = False  # reject params the vendor cannot take instead of dropping them
+
+    def credential(self, name: str) -> str | None:
+        secret = self.credentials.get(name)
+        return secret.get() if secret else None
+
+    def option(self, name: str, default: Any = None) -> Any:
+        if name in self.options:
+            return self.options[name]
+        return self.preset.options.get(name, default)
+
+    def model_info(self, model: str) -> ModelInfo | None:
+        return self.models.get(model) or self.preset.models.get(model)
+
+
+@dataclass(slots=True)
+class WireRequest:
+    """What to send: the transport adds timeouts, encodes ``json`` and runs ``Adapter.auth()``."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    params: dict[str, str] | None = None
+    stream: bool = False
+
+
+class StreamTranslator:
+    """Turns one stream's decoded events into OpenAI chunk dicts.
+
+    ``complete`` becomes true when the vendor's terminator or a finish reason was seen; a stream
+    that reaches EOF without it was cut, and the router raises an interruption.
+    """
+
+    def __init__(self, adapter: Adapter, response: httpx2.Response, model: str) -> None:
+        self.adapter = adapter
+        self.response = response
+        self.model = model
+        self.complete = False
+
+    def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def close(self) -> list[dict[str, Any]]:
+        """End of input: any chunk held back (e.g. usage waiting for its choice)."""
+        return []
+
+
+class Adapter:
+    """Base class; subclasses override what their protocol needs."""
+
+    protocol: ClassVar[str] = ""
+    stream_format: ClassVar[str] = "sse"  # or "ndjson"
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    # -- requests -------------------------------------------------------------------------
+    def chat_request(self, params: dict[str, Any], *, stream: bool) -> WireRequest:
+        raise NotImplementedError
+
+    def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
+        raise UnsupportedFeatureError(f"provider {self.provider.name!r} ({self.protocol}) has no embeddings")
+
+    def auth(self) -> httpx2.Auth | None:
+        """A signer for requests that need more than a static header (TC3, JWT, token exchange)."""
+        return None
+
+    # -- responses ------------------------------------------------------------------------
+    def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stream_translator(self, response: httpx2.Response, model: str) -> StreamTranslator:
+        raise NotImplementedError
+
+    def parse_embeddings(self, response: httpx2.Response, model: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_error(self, response: httpx2.Response, model: str) -> errors.APIStatusError:
+        """Map a non-2xx response to the exception tree. Override to read vendor codes."""
+        body = self.read_json(response, model, strict=False)
+        message = _message_from(body) or response.text[:500] or response.reason_phrase
+        return self.error(errors.kind_for_status(response.status_code), message, response, model, body=body)
+
+    # -- helpers for subclasses -------------------------------------------------------------
+    def error(
+        self,
+        kind: errors.ErrorKind,
+        message: str,
+        response: httpx2.Response,
+        model: str,
+        *,
+        body: object | None = None,
+        code: str | int | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> errors.APIStatusError:
+        """An exception naming this provider and model; ``status_code`` for errors inside a 200."""
+        return errors.error_for_kind(
+            kind,
+            message,
+            response=response,
+            body=body,
+            provider=self.provider.name,
+            model=model,
+            code=None if code is None else str(code),
+            status_code=status_code,
+            retry_after=retry_after,
+        )
+
+    def read_json(self, response: httpx2.Response, model: str, *, strict: bool = True) -> Any:
+        """The body as JSON. A 2xx body that is not JSON is a server fault (HTML error pages…)."""
+        try:
+            return pydantic_core.from_json(response.content)
+        except ValueError:
+            if not strict:
+                return None
+            snippet = response.text[:200].strip()
+            ctype = response.headers.get("content-type", "?")
+            return self._raise(
+                self.error(
+                    "server_error",
+                    f"malformed response body ({ctype}): {snippet!r}",
+                    response,
+                    model,
+                    status_code=502,
+                )
+            )
+
+    @staticmethod
+    def _raise(exc: BaseException) -> Any:
+        raise exc
+
+    def bearer_headers(self, key_name: str = "api_key") -> dict[str, str]:
+        """Static auth headers for the preset's ``auth`` style, plus configured extra headers."""
+        headers = dict(self.provider.headers)
+        key = self.provider.credential(key_name)
+        style = self.provider.preset.auth
+        if key:
+            if style == "bearer":
+                headers["Authorization"] = f"Bearer {key}"
+            elif style == "api-key":
+                headers["api-key"] = key
+            elif style == "x-api-key":
+                headers["x-api-key"] = key
+        return headers
+
+    def url(self, path: str) -> str:
+        return self.provider.base_url.rstrip("/") + path
+
+
+def _message_from(body: Any) -> str | None:
+    """The human message in the usual error envelopes ({error:{message}}, {message}, {error:"…"})."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("msg")
+            return str(msg) if msg else None
+        if isinstance(err, str):
+            return err
+        for key in ("message", "msg", "error_msg", "detail"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return None
+
+
+def json_body(data: Any) -> bytes:
+    return pydantic_core.to_json(data)
+
+
+def completion(
+    *,
+    id: str,
+    model: str,
+    content: str | None,
+    finish_reason: str | None,
+    usage: Mapping[str, int] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    reasoning_content: str | None = None,
+    created: int | None = None,
+) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` dict with one choice — the common target of native adapters."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning_content:
+        message["reasoning_content"] = reasoning_content
+    out: dict[str, Any] = {
+        "id": id,
+        "object": "chat.completion",
+        "created": int(time.time()) if created is None else created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}],
+    }
+    if usage is not None:
+        out["usage"] = dict(usage)
+    return out
+
+
+def chunk(
+    *,
+    id: str,
+    model: str,
+    delta: dict[str, Any] | None = None,
+    finish_reason: str | None = None,
+    usage: Mapping[str, int] | None = None,
+    created: int | None = None,
+) -> dict[str, Any]:
+    """An OpenAI ``chat.completion.chunk`` dict; ``delta=None`` makes a usage-only chunk (no choices)."""
+    out: dict[str, Any] = {
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()) if created is None else created,
+        "model": model,
+        "choices": []
+        if delta is None
+        else [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
+    }
+    if usage is not None:
+        out["usage"] = dict(usage)
+    return out

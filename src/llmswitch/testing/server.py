@@ -1,0 +1,129 @@
+"""A loopback HTTP server hosting a :class:`MockApp`: real sockets, real chunked streams, real cuts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qsl, urlsplit
+
+from .app import MockApp, Mount, Planned
+
+__all__ = ["MockServer"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet: tests read the mount logs
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        planned = self.server.app.handle(self.command, url.path, dict(parse_qsl(url.query)), headers, body)
+        self._write(planned)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.server.stopping.wait(seconds)
+
+    def _write(self, planned: Planned) -> None:
+        self._wait(planned.delay_before)
+        if planned.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(planned.status)
+        for name, value in planned.headers.items():
+            self.send_header(name, value)
+        if not planned.stream:
+            payload = b"".join(planned.parts)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+        self.wfile.flush()
+        for index, part in enumerate(planned.parts):
+            if planned.cut_after is not None and index >= planned.cut_after:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if planned.stall_at == index:
+                self._wait(planned.stall_seconds)
+            self._wait(planned.between)
+            if self.server.stopping.is_set():
+                return
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: MockApp) -> None:
+        self.app = app
+        self.stopping = threading.Event()
+        super().__init__(address, _Handler)
+
+
+class MockServer:
+    """``with MockServer({"primary": "openai", "qwen": "dashscope"}) as server: server.base_url("qwen")``.
+
+    Binds 127.0.0.1 only; port 0 picks a free port.
+    """
+
+    def __init__(self, mounts: Mapping[str, str] | Iterable[str] | None = None, *, port: int = 0,
+                 host: str = "127.0.0.1") -> None:
+        self.app = MockApp(mounts)
+        self._server = _Server((host, port), self.app)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def base_url(self, mount: str) -> str:
+        """The provider base_url (API root) for a mount, e.g. ``http://127.0.0.1:PORT/primary/v1``."""
+        return f"{self.url}/{mount}{self.app.mount(mount).protocol.root}"
+
+    def mount(self, name: str) -> Mount:
+        return self.app.mount(name)
+
+    def start(self) -> MockServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="llmswitch-mock", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
