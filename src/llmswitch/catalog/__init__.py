@@ -117,11 +117,22 @@ class Preset:
         return self.models.get(model)
 
 
-# data modules, each exporting PRESETS: tuple[Preset, ...]
-_SOURCES = (
-    "llmswitch.catalog.compat",
-    "llmswitch.catalog.domestic",
-    "llmswitch.catalog.international",
+# data modules, each exporting PRESETS: tuple[Preset, ...]; a vendor with a native adapter owns
+# one module holding its native preset and its "<name>-compat" preset
+_SOURCES = tuple(
+    f"llmswitch.catalog.{name}"
+    for name in (
+        "compat",
+        "sensenova",
+        "dashscope",
+        "qianfan",
+        "hunyuan",
+        "zhipu",
+        "minimax",
+        "anthropic",
+        "gemini",
+        "ollama",
+    )
 )
 _presets: dict[str, Preset] | None = None
 
