@@ -1,0 +1,495 @@
+"""``llmswitch.OpenAI`` / ``AsyncOpenAI``: openai's client surface over the router.
+
+The resources are thin: they split transport options from the request body, ask the router for
+a plan, drive it (sync or async — the same plan either way) and build openai's own types once,
+at the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx2
+import openai
+from openai.types import CreateEmbeddingResponse, Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from pydantic import BaseModel, ValidationError
+
+from . import config as config_module
+from . import errors
+from ._stream import AsyncStream, Opened, Stream, StreamCore, open_async, open_sync
+from .adapters.base import Adapter, WireRequest
+from .router import CallPlan, Fail, Hook, Router, RouteInfo, Sleep, Try
+from .transport import AsyncTransport, SyncTransport
+
+__all__ = ["AsyncOpenAI", "OpenAI", "route_info"]
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+_TRANSPORT_KEYS = ("extra_headers", "extra_query", "extra_body", "timeout")
+_ATTEMPT_ERRORS = (errors.APIStatusError, errors.APIConnectionError)
+
+
+def route_info(obj: object) -> RouteInfo | None:
+    """Which provider/model served a response, after how many attempts and fallbacks."""
+    return getattr(obj, "_llmswitch", None) or getattr(obj, "route_info", None)
+
+
+def _build(cls: type[M], data: dict[str, Any]) -> M:
+    """openai's type, validated; vendors' off-spec values fall back to openai's lenient construct."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError:
+        return cls.construct(**data)  # type: ignore[no-any-return]  # openai's lenient, recursive construct
+
+
+def _given(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop openai's NOT_GIVEN / omit sentinels so apps passing them keep working."""
+    return {k: v for k, v in params.items() if not isinstance(v, (openai.NotGiven, openai.Omit))}
+
+
+def _timeout_seconds(value: Any) -> float | None:
+    if value is None or isinstance(value, (openai.NotGiven, openai.Omit)):
+        return None
+    if isinstance(value, httpx2.Timeout):
+        parts = [v for v in (value.read, value.connect, value.write) if v is not None]
+        return max(parts) if parts else None
+    return float(value)
+
+
+def _apply_extras(wire: WireRequest, extras: Mapping[str, Any]) -> WireRequest:
+    """The caller's escape hatches land on the native request, after the adapter built it."""
+    if extras.get("extra_headers"):
+        wire.headers = {**wire.headers, **{k: v for k, v in extras["extra_headers"].items()
+                                           if not isinstance(v, (openai.NotGiven, openai.Omit))}}
+    if extras.get("extra_query"):
+        wire.params = {**(wire.params or {}), **extras["extra_query"]}
+    if extras.get("extra_body") and isinstance(wire.json, dict):
+        wire.json = {**wire.json, **extras["extra_body"]}
+    return wire
+
+
+class _Settings:
+    """What both clients resolve from their constructor arguments."""
+
+    def __init__(self, *, api_key: str | Callable[[], str] | None, base_url: str | httpx2.URL | None,
+                 organization: str | None, project: str | None, timeout: Any, max_retries: int,
+                 default_headers: Mapping[str, str] | None, default_query: Mapping[str, object] | None,
+                 config: Any, strict: bool) -> None:
+        source = config if config is not None else os.environ.get("LLMSWITCH_CONFIG")
+        settings = config_module.load_settings(source) if source is not None else None
+        headers = dict(default_headers or {})
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
+        key = api_key() if callable(api_key) else api_key
+        url = str(base_url) if base_url is not None else None
+        self.default_provider: str | None = None
+        if settings is None or key is not None or url is not None:
+            settings = self._with_openai(settings, key, url, headers, strict, default_query)
+            self.default_provider = "openai"
+        self.settings = settings
+        self.timeout = _timeout_seconds(timeout)
+        self.max_retries = max_retries
+        self.options = dict(api_key=api_key, base_url=base_url, organization=organization, project=project,
+                            timeout=timeout, max_retries=max_retries, default_headers=default_headers,
+                            default_query=default_query, strict=strict)
+
+    @staticmethod
+    def _with_openai(settings: config_module.Settings | None, key: str | None, url: str | None,
+                     headers: dict[str, str], strict: bool,
+                     query: Mapping[str, object] | None) -> config_module.Settings:
+        """No config (or explicit key/base_url): a default provider that behaves like openai's client."""
+        key = key if key is not None else os.environ.get("OPENAI_API_KEY")
+        if key is None and settings is None:
+            raise openai.OpenAIError(
+                "The api_key client option must be set either by passing api_key to the client or by "
+                "setting the OPENAI_API_KEY environment variable"
+            )
+        url = url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        spec: dict[str, Any] = {"type": "openai", "base_url": url, "headers": headers, "strict": strict}
+        if key is not None:
+            spec["api_key"] = key
+        base = settings.config.model_dump(exclude_defaults=True) if settings is not None else {}
+        providers = dict(base.get("providers", {}))
+        providers.setdefault("openai", spec)
+        loaded = config_module.load({**base, "providers": providers})
+        if query:
+            provider = loaded.providers["openai"]
+            loaded.providers["openai"] = type(provider)(  # type: ignore[index]
+                **{**provider.__dict__, "options": {**provider.options, "default_query": dict(query)}})
+        return loaded
+
+
+class _Client:
+    """Shared by OpenAI and AsyncOpenAI: resolution and request building, no I/O."""
+
+    _router: Router
+
+    def _init(self, resolved: _Settings, hooks: Mapping[str, Hook] | None, router: Router | None) -> None:
+        self._resolved = resolved
+        self._router = router or Router(resolved.settings, default_provider=resolved.default_provider,
+                                        hooks=hooks)
+        self._hooks = hooks
+
+    @property
+    def settings(self) -> config_module.Settings:
+        return self._resolved.settings
+
+    @property
+    def router(self) -> Router:
+        return self._router
+
+    def _plan(self, operation: str, params: dict[str, Any], timeout: Any) -> CallPlan:
+        seconds = _timeout_seconds(timeout)
+        return self._router.plan(str(params.get("model", "")), params, operation=operation,
+                                 timeout=seconds if seconds is not None else self._resolved.timeout,
+                                 max_retries=self._resolved.max_retries)
+
+    @staticmethod
+    def _split(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        body = _given(params)
+        extras = {k: body.pop(k) for k in _TRANSPORT_KEYS if k in body}
+        return body, extras
+
+    @staticmethod
+    def _wire(step: Try, body: dict[str, Any], extras: Mapping[str, Any], operation: str,
+              stream: bool) -> WireRequest:
+        params = {**body, "model": step.target.model}
+        adapter = step.target.adapter
+        if operation == "embeddings":
+            wire = adapter.embeddings_request(params)
+        else:
+            wire = adapter.chat_request(params, stream=stream)
+        query = step.target.provider.options.get("default_query")
+        if query:
+            wire.params = {**query, **(wire.params or {})}
+        return _apply_extras(wire, extras)
+
+    @staticmethod
+    def _parse(adapter: Adapter, response: httpx2.Response, model: str, operation: str) -> dict[str, Any]:
+        if response.status_code >= 400:
+            raise adapter.parse_error(response, model)
+        if operation == "embeddings":
+            return adapter.parse_embeddings(response, model)
+        return adapter.parse_chat(response, model)
+
+    def _finish(self, plan: CallPlan, step: Try, data: dict[str, Any], cls: type[M]) -> M:
+        plan.info.price(step.target.info, data.get("usage"))
+        result = _build(cls, data)
+        object.__setattr__(result, "_llmswitch", plan.info)
+        return result
+
+    def _stream_ended(self, plan: CallPlan, step_holder: list[Try]) -> Callable[[StreamCore], None]:
+        def ended(core: StreamCore) -> None:
+            plan.info.price(step_holder[0].target.info, core.usage)
+        return ended
+
+    def _models(self) -> list[Model]:
+        """What the config routes to: every route alias, and each provider's known models."""
+        seen: dict[str, Model] = {}
+        for route in self.settings.config.routes:
+            seen[route] = Model(id=route, created=0, object="model", owned_by="llmswitch")
+        for name, provider in self.settings.providers.items():
+            spec = self.settings.config.providers.get(name)
+            listed = list(spec.models if spec is not None else ()) or list(provider.preset.models)
+            for model in listed:
+                key = f"{name}/{model}"
+                seen[key] = Model(id=key, created=0, object="model", owned_by=name)
+        return list(seen.values())
+
+
+# -- sync -------------------------------------------------------------------------------------------
+
+class _Completions:
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        return self._client._chat(params)
+
+
+class _Chat:
+    def __init__(self, client: OpenAI) -> None:
+        self.completions = _Completions(client)
+
+
+class _Embeddings:
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> CreateEmbeddingResponse:
+        return self._client._embed(params)
+
+
+class ModelPage(list[Model]):
+    """What ``models.list()`` returns: iterable like openai's page, with ``.data``."""
+
+    @property
+    def data(self) -> list[Model]:
+        return list(self)
+
+
+class _Models:
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    def list(self) -> ModelPage:
+        return ModelPage(self._client._models())
+
+
+class OpenAI(_Client):
+    """Drop-in for ``openai.OpenAI``, plus ``config=`` (a providers file path, a dict, or Settings)."""
+
+    def __init__(self, *, api_key: str | Callable[[], str] | None = None, organization: str | None = None,
+                 project: str | None = None, base_url: str | httpx2.URL | None = None, timeout: Any = None,
+                 max_retries: int = 2, default_headers: Mapping[str, str] | None = None,
+                 default_query: Mapping[str, object] | None = None, http_client: httpx2.Client | None = None,
+                 config: Any = None, strict: bool = False, hooks: Mapping[str, Hook] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, **_unused: Any) -> None:
+        resolved = _Settings(api_key=api_key, base_url=base_url, organization=organization, project=project,
+                             timeout=timeout, max_retries=max_retries, default_headers=default_headers,
+                             default_query=default_query, config=config, strict=strict)
+        self._init(resolved, hooks, None)
+        self._transport = SyncTransport(resolved.settings.providers, http_client)
+        self._sleep = sleep
+        self._http_client = http_client
+        self.chat = _Chat(self)
+        self.embeddings = _Embeddings(self)
+        self.models = _Models(self)
+
+    def with_options(self, **options: Any) -> OpenAI:
+        """A copy with some constructor options changed; shares connections and routing state."""
+        clone = OpenAI.__new__(OpenAI)
+        merged = {**self._resolved.options, **options}
+        if {"api_key", "base_url", "config", "default_headers", "default_query", "strict",
+                "organization", "project"} & options.keys():
+            resolved = _Settings(**{**merged, "config": options.get("config", self.settings)})
+            clone._init(resolved, self._hooks, None)
+            clone._transport = SyncTransport(resolved.settings.providers, self._http_client)
+        else:
+            resolved = _Settings.__new__(_Settings)
+            resolved.__dict__.update(self._resolved.__dict__)
+            resolved.timeout = _timeout_seconds(merged.get("timeout"))
+            resolved.max_retries = int(merged.get("max_retries", 2))
+            resolved.options = merged
+            clone._init(resolved, self._hooks, self._router)
+            clone._transport = self._transport
+        clone._sleep, clone._http_client = self._sleep, self._http_client
+        clone.chat, clone.embeddings, clone.models = _Chat(clone), _Embeddings(clone), _Models(clone)
+        return clone
+
+    def _drive(self, plan: CallPlan, attempt: Callable[[Try], R], *, stream: bool = False) -> R:
+        clock = self._router.clock
+        while True:
+            step = plan.next_step(stream=stream)
+            if isinstance(step, Fail):
+                raise step.error
+            if isinstance(step, Sleep):
+                self._sleep(step.seconds)
+                continue
+            self._router.emit("on_attempt_start", plan.info, step.target.key)
+            started = clock()
+            try:
+                result = attempt(step)
+            except _ATTEMPT_ERRORS as exc:
+                wait = plan.failed(step, exc, clock() - started)
+                if wait is not None:
+                    self._sleep(wait.seconds)
+                continue
+            elapsed = clock() - started
+            plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+            return result
+
+    def _send(self, step: Try, wire: WireRequest) -> httpx2.Response:
+        return self._transport.send(step.target.provider, wire, step.deadline, step.target.adapter.auth(),
+                                    step.target.model)
+
+    def _chat(self, params: Mapping[str, Any]) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        body, extras = self._split(params)
+        stream = bool(body.pop("stream", False))
+        plan = self._plan("chat", body, extras.get("timeout"))
+        if not stream:
+            def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+                response = self._send(step, self._wire(step, body, extras, "chat", False))
+                return step, self._parse(step.target.adapter, response, step.target.model, "chat")
+
+            step, data = self._drive(plan, attempt)
+            return self._finish(plan, step, data, ChatCompletion)
+
+        holder: list[Try] = []
+
+        def open_stream(step: Try) -> Opened:
+            response = self._send(step, self._wire(step, body, extras, "chat", True))
+            adapter = step.target.adapter
+            if response.status_code >= 400:
+                response.read()
+                response.close()
+                raise adapter.parse_error(response, step.target.model)
+            holder[:] = [step]
+            return open_sync(StreamCore(response, adapter, step.target.model), step)
+
+        opened = self._drive(plan, open_stream, stream=True)
+        return Stream(opened, plan, lambda d: _build(ChatCompletionChunk, d), self._stream_ended(plan, holder))
+
+    def _embed(self, params: Mapping[str, Any]) -> CreateEmbeddingResponse:
+        body, extras = self._split(params)
+        plan = self._plan("embeddings", body, extras.get("timeout"))
+
+        def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+            response = self._send(step, self._wire(step, body, extras, "embeddings", False))
+            return step, self._parse(step.target.adapter, response, step.target.model, "embeddings")
+
+        step, data = self._drive(plan, attempt)
+        return self._finish(plan, step, data, CreateEmbeddingResponse)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> OpenAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- async ------------------------------------------------------------------------------------------
+
+class _AsyncCompletions:
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self._client = client
+
+    async def create(self, **params: Any) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        return await self._client._chat(params)
+
+
+class _AsyncChat:
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self.completions = _AsyncCompletions(client)
+
+
+class _AsyncEmbeddings:
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self._client = client
+
+    async def create(self, **params: Any) -> CreateEmbeddingResponse:
+        return await self._client._embed(params)
+
+
+class _AsyncModels:
+    def __init__(self, client: AsyncOpenAI) -> None:
+        self._client = client
+
+    async def list(self) -> ModelPage:
+        return ModelPage(self._client._models())
+
+
+class AsyncOpenAI(_Client):
+    """Drop-in for ``openai.AsyncOpenAI``: the same routing, awaitable and async-iterable."""
+
+    def __init__(self, *, api_key: str | Callable[[], str] | None = None, organization: str | None = None,
+                 project: str | None = None, base_url: str | httpx2.URL | None = None, timeout: Any = None,
+                 max_retries: int = 2, default_headers: Mapping[str, str] | None = None,
+                 default_query: Mapping[str, object] | None = None,
+                 http_client: httpx2.AsyncClient | None = None, config: Any = None, strict: bool = False,
+                 hooks: Mapping[str, Hook] | None = None,
+                 sleep: Callable[[float], Any] = asyncio.sleep, **_unused: Any) -> None:
+        resolved = _Settings(api_key=api_key, base_url=base_url, organization=organization, project=project,
+                             timeout=timeout, max_retries=max_retries, default_headers=default_headers,
+                             default_query=default_query, config=config, strict=strict)
+        self._init(resolved, hooks, None)
+        self._transport = AsyncTransport(resolved.settings.providers, http_client)
+        self._sleep = sleep
+        self.chat = _AsyncChat(self)
+        self.embeddings = _AsyncEmbeddings(self)
+        self.models = _AsyncModels(self)
+
+    def with_options(self, **options: Any) -> AsyncOpenAI:
+        clone = AsyncOpenAI.__new__(AsyncOpenAI)
+        resolved = _Settings.__new__(_Settings)
+        resolved.__dict__.update(self._resolved.__dict__)
+        merged = {**self._resolved.options, **options}
+        resolved.timeout = _timeout_seconds(merged.get("timeout"))
+        resolved.max_retries = int(merged.get("max_retries", 2))
+        resolved.options = merged
+        clone._init(resolved, self._hooks, self._router)
+        clone._transport, clone._sleep = self._transport, self._sleep
+        clone.chat, clone.embeddings, clone.models = _AsyncChat(clone), _AsyncEmbeddings(clone), _AsyncModels(clone)
+        return clone
+
+    async def _drive(self, plan: CallPlan, attempt: Callable[[Try], Any], *, stream: bool = False) -> Any:
+        clock = self._router.clock
+        while True:
+            step = plan.next_step(stream=stream)
+            if isinstance(step, Fail):
+                raise step.error
+            if isinstance(step, Sleep):
+                await self._sleep(step.seconds)
+                continue
+            started = clock()
+            try:
+                result = await attempt(step)
+            except _ATTEMPT_ERRORS as exc:
+                wait = plan.failed(step, exc, clock() - started)
+                if wait is not None:
+                    await self._sleep(wait.seconds)
+                continue
+            elapsed = clock() - started
+            plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+            return result
+
+    async def _send(self, step: Try, wire: WireRequest) -> httpx2.Response:
+        return await self._transport.send(step.target.provider, wire, step.deadline, step.target.adapter.auth(),
+                                          step.target.model)
+
+    async def _chat(self, params: Mapping[str, Any]) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        body, extras = self._split(params)
+        stream = bool(body.pop("stream", False))
+        plan = self._plan("chat", body, extras.get("timeout"))
+        if not stream:
+            async def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+                response = await self._send(step, self._wire(step, body, extras, "chat", False))
+                return step, self._parse(step.target.adapter, response, step.target.model, "chat")
+
+            step, data = await self._drive(plan, attempt)
+            return self._finish(plan, step, data, ChatCompletion)
+
+        holder: list[Try] = []
+
+        async def open_stream(step: Try) -> Opened:
+            response = await self._send(step, self._wire(step, body, extras, "chat", True))
+            adapter = step.target.adapter
+            if response.status_code >= 400:
+                await response.aread()
+                await response.aclose()
+                raise adapter.parse_error(response, step.target.model)
+            holder[:] = [step]
+            return await open_async(StreamCore(response, adapter, step.target.model), step)
+
+        opened = await self._drive(plan, open_stream, stream=True)
+        return AsyncStream(opened, plan, lambda d: _build(ChatCompletionChunk, d), self._stream_ended(plan, holder))
+
+    async def _embed(self, params: Mapping[str, Any]) -> CreateEmbeddingResponse:
+        body, extras = self._split(params)
+        plan = self._plan("embeddings", body, extras.get("timeout"))
+
+        async def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+            response = await self._send(step, self._wire(step, body, extras, "embeddings", False))
+            return step, self._parse(step.target.adapter, response, step.target.model, "embeddings")
+
+        step, data = await self._drive(plan, attempt)
+        return self._finish(plan, step, data, CreateEmbeddingResponse)
+
+    async def close(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncOpenAI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
