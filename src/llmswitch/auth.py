@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
+AsyncFlow = AsyncGenerator[httpx2.Request, httpx2.Response]
 
 
 def _b64url(data: bytes) -> str:
@@ -250,7 +251,7 @@ class TC3Auth(httpx2.Auth):
         if _json_error_body(response):
             response.read()
 
-    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncFlow:
         await request.aread()
         self.sign(request)
         response = yield request
@@ -389,7 +390,7 @@ class QianfanTokenAuth(httpx2.Auth):
         if _json_error_body(response):
             response.read()
 
-    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncFlow:
         token = self.cached()
         if token is None:
             async with self._loop_lock():

@@ -100,7 +100,11 @@ class APIStatusError(_Located, openai.APIStatusError):
         status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(_where(provider, model) + message, response=response, body=body)
+        status = status_code if status_code is not None else response.status_code
+        if isinstance(body, Mapping) and "error" in body:  # openai keeps the inner error object
+            body = body["error"]
+        text = f"{_where(provider, model)}Error code: {status} - {message}"
+        super().__init__(text, response=response, body=body)
         self.provider = provider
         self.model = model
         if code is not None:

@@ -110,10 +110,6 @@ class GeminiAdapter(Adapter):
         choice = _tool_config(params.get("tool_choice"))
         if choice and tools:
             body["toolConfig"] = choice
-        for name, native in (("safety_settings", "safetySettings"), ("cached_content", "cachedContent")):
-            value = params.get(native, params.get(name))
-            if value is not None:
-                body[native] = value
         return body
 
     def contents(self, messages: list[dict[str, Any]], model: str) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -441,7 +437,6 @@ def _generation_config(params: dict[str, Any]) -> dict[str, Any]:
     if effort in THINKING_BUDGET:
         config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGET[effort],
                                     "includeThoughts": effort != "none"}
-    config.update(params.get("generationConfig") or params.get("generation_config") or {})
     return config
 
 

@@ -8,10 +8,8 @@ Auth is a short-lived HS256 JWT minted from an access key pair, or a console API
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
-import struct
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -83,8 +81,8 @@ class SenseNovaAdapter(Adapter):
         ak, sk = provider.credentials.get("access_key_id"), provider.credentials.get("secret_access_key")
         if bool(ak) != bool(sk):
             missing = "secret_access_key" if ak else "access_key_id"
-            raise errors.ConfigError(f"provider {provider.name!r} (sensenova): {missing!r} is missing; the JWT "
-                                     "needs both access_key_id and secret_access_key")
+            raise errors.ConfigError(f"provider {provider.name!r} (sensenova): {missing!r} is missing; "
+                                     "the JWT needs both access_key_id and secret_access_key")
         if not (ak or provider.credential("api_key")):
             raise errors.ConfigError(f"provider {provider.name!r} (sensenova) needs access_key_id + "
                                      "secret_access_key, or api_key")
@@ -102,7 +100,8 @@ class SenseNovaAdapter(Adapter):
     # -- requests -------------------------------------------------------------------------
     def chat_request(self, params: dict[str, Any], *, stream: bool) -> WireRequest:
         model = str(params["model"])
-        body: dict[str, Any] = {"model": model, "messages": [_message(m) for m in params.get("messages") or []]}
+        messages = [_message(m) for m in params.get("messages") or []]
+        body: dict[str, Any] = {"model": model, "messages": messages}
         max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
         if max_tokens is not None:
             body["max_new_tokens"] = max_tokens
@@ -125,17 +124,21 @@ class SenseNovaAdapter(Adapter):
         inputs = params.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         if not all(isinstance(t, str) for t in texts):
-            raise self.rejected("SenseNova embeddings take text input only, not token ids", str(params["model"]))
+            raise self.rejected("SenseNova embeddings take text only, not token ids", str(params["model"]))
+        if params.get("encoding_format") not in (None, "float"):
+            self._unsupported("SenseNova returns float embeddings only (encoding_format='float')",
+                              str(params["model"]))
         body = {"model": params["model"], "input": texts}
         return WireRequest("POST", self.url(EMBEDDINGS_PATH), self.headers(), body)
 
     def _ranges(self, body: dict[str, Any], model: str) -> None:
         for name, accepted in {**RANGES, **self.provider.preset.quirks.ranges}.items():
             value = body.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not accepted.contains(value):
-                if self.provider.strict:
-                    raise self.rejected(f"{name}={value} is outside SenseNova's accepted range {accepted}", model)
-                body[name] = accepted.clamp(value)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or accepted.contains(value):
+                continue
+            if self.provider.strict:
+                raise self.rejected(f"{name}={value} is outside SenseNova's accepted range {accepted}", model)
+            body[name] = accepted.clamp(value)
 
     def _tool_choice(self, body: dict[str, Any], model: str) -> None:
         """The native ``tool_choice`` is an object; OpenAI's strings are mapped (UNCONFIRMED shapes)."""
@@ -174,7 +177,7 @@ class SenseNovaAdapter(Adapter):
             content, reasoning = _text(choice.get("message")), choice.get("reasoning_content")
             calls = _tool_calls(choice)
             one = completion(id=str(data.get("id") or _new_id()), model=model, content=content,
-                             finish_reason=_finish(choice.get("finish_reason"), bool(calls), final=True),
+                             finish_reason=_finish(choice.get("finish_reason"), bool(calls)) or "stop",
                              usage=_usage(data.get("usage")), tool_calls=calls,
                              reasoning_content=reasoning if isinstance(reasoning, str) else None)
             one["choices"][0]["index"] = position
@@ -190,13 +193,13 @@ class SenseNovaAdapter(Adapter):
         self.raise_for_body(response, body, model)
         data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else body
         items = data.get("embeddings") if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise self.error("server_error", f"unexpected embeddings body: {str(body)[:200]}", response, model,
-                             body=body, status_code=502)
+        if not isinstance(data, dict) or not isinstance(items, list):
+            raise self.error("server_error", f"unexpected embeddings body: {str(body)[:200]}", response,
+                             model, body=body, status_code=502)
         usage = data.get("usage") or {}
         tokens = int(usage.get("prompt_tokens") or usage.get("total_tokens") or 0)
-        vectors = [item.get("embedding") or [] for item in sorted(items, key=lambda i: int(i.get("index") or 0))]
-        return embeddings_dict(vectors, model, tokens, _encoding(response))
+        items = sorted(items, key=lambda item: int(item.get("index") or 0))
+        return embeddings_dict([item.get("embedding") or [] for item in items], model, tokens)
 
     def stream_translator(self, response: httpx2.Response, model: str) -> StreamTranslator:
         return SenseNovaStream(self, response, model)
@@ -284,8 +287,7 @@ class SenseNovaStream(StreamTranslator):
                 out.append(self._chunk(index, delta))
             reason = choice.get("finish_reason")
             if reason:
-                self.pending.append((index, _finish(reason, bool(calls) or self._has_calls(index), final=True)
-                                     or "stop"))
+                self.pending.append((index, _finish(reason, bool(calls) or self._has_calls(index)) or "stop"))
         if self.pending and payload.get("usage"):
             out += self._finish()
         return out
@@ -344,7 +346,8 @@ def _content(content: Any) -> Any:
     parts: list[Any] = []
     for part in content:
         if isinstance(part, dict) and part.get("type") == "image_url":
-            url = part["image_url"]["url"] if isinstance(part.get("image_url"), dict) else part.get("image_url")
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
             if isinstance(url, str) and url.startswith("data:") and ";base64," in url:
                 parts.append({"type": "image_base64", "image_base64": url.split(";base64,", 1)[1]})
             else:
@@ -381,9 +384,10 @@ def _tool_calls(choice: Mapping[str, Any], *, ids: bool = True) -> list[dict[str
     return out
 
 
-def _finish(reason: Any, has_calls: bool, *, final: bool) -> str | None:
+def _finish(reason: Any, has_calls: bool) -> str | None:
+    """OpenAI's finish reason; a tool-calling turn that says "stop" is reported as "tool_calls"."""
     if not reason:
-        return "tool_calls" if has_calls and final else None
+        return "tool_calls" if has_calls else None
     mapped = FINISH.get(str(reason), "stop")
     return "tool_calls" if has_calls and mapped == "stop" else mapped
 
@@ -402,12 +406,12 @@ def _error_fields(body: Any) -> tuple[int | None, str | None]:
     """(code, message) of an error envelope; (None, None) when the body reports success."""
     if not isinstance(body, dict):
         return None, None
+    if isinstance(body.get("error"), str) and body["error"]:
+        return None, str(body["error"])
     candidates = [body.get("error"), body.get("status")]
     if isinstance(body.get("data"), dict):
         candidates.append(body["data"].get("error"))
     for err in candidates:
-        if isinstance(err, str) and err:
-            return None, err
         if not isinstance(err, dict):
             continue
         code = _int(err.get("code"))
@@ -433,22 +437,8 @@ def _call_id() -> str:
     return f"call_{secrets.token_hex(12)}"
 
 
-def _encoding(response: httpx2.Response) -> str:
-    """The encoding_format the caller asked for, read back from the request we sent."""
-    try:
-        body = json.loads(response.request.content or b"{}")
-    except (RuntimeError, ValueError):
-        return "float"
-    return str(body.get("encoding_format") or "float") if isinstance(body, dict) else "float"
-
-
-def embeddings_dict(vectors: list[list[float]], model: str, tokens: int, encoding: str = "float") -> dict[str, Any]:
-    """An OpenAI ``list`` of embeddings; base64 is little-endian float32, as OpenAI sends it."""
-    data = []
-    for index, vector in enumerate(vectors):
-        value: Any = vector
-        if encoding == "base64":
-            value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-        data.append({"object": "embedding", "index": index, "embedding": value})
+def embeddings_dict(vectors: list[list[float]], model: str, tokens: int) -> dict[str, Any]:
+    """An OpenAI ``list`` of embeddings (float vectors)."""
+    data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
     return {"object": "list", "data": data, "model": model,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

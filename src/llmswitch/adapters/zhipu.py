@@ -41,7 +41,8 @@ class ZhipuAdapter(OpenAIAdapter):
         super().__init__(provider)
         mode = str(provider.option("auth_mode", "jwt"))
         if mode not in ("jwt", "bearer"):
-            raise errors.ConfigError(f"provider {provider.name!r}: auth_mode must be 'jwt' or 'bearer', not {mode!r}")
+            raise errors.ConfigError(
+                f"provider {provider.name!r}: auth_mode must be 'jwt' or 'bearer', not {mode!r}")
         self._codes: dict[str, str] = {**ERROR_CODES, **provider.preset.quirks.error_codes}
         key = provider.credentials.get("api_key")
         self._jwt: ZhipuJWTAuth | None = None
@@ -95,11 +96,12 @@ class ZhipuAdapter(OpenAIAdapter):
         """OpenAI's name for a Zhipu finish reason; a failure reason raises instead."""
         if reason in ERROR_FINISH_REASONS:
             kind = ERROR_FINISH_REASONS[reason]
-            raise self.error(kind, f"generation failed (finish_reason {reason!r})", response, model, body=body,
-                             status_code=_KIND_STATUS.get(kind, 500))
+            raise self.error(kind, f"generation failed (finish_reason {reason!r})", response, model,
+                             body=body, status_code=_KIND_STATUS.get(kind, 500))
         return FINISH_REASONS.get(reason, reason) if isinstance(reason, str) else reason
 
-    def _classified(self, response: httpx2.Response, body: Any, model: str, status: int) -> errors.APIStatusError:
+    def _classified(self, response: httpx2.Response, body: Any, model: str,
+                    status: int) -> errors.APIStatusError:
         """Business code first (it tells context from filter within a 400), then the OpenAI rules."""
         err = body.get("error") if isinstance(body, dict) else None
         code = err.get("code") if isinstance(err, dict) else None

@@ -39,7 +39,8 @@ _REASONING = frozenset({"chat", "stream", "tools", "reasoning"})
 _EMBED = frozenset({"embeddings"})
 
 
-def _cny(ctx: int, inp: float, out: float, caps: frozenset[str] = _CHAT, max_out: int | None = None) -> ModelInfo:
+def _cny(ctx: int, inp: float, out: float, caps: frozenset[str] = _CHAT,
+         max_out: int | None = None) -> ModelInfo:
     return ModelInfo(ctx, max_out, inp, out, "CNY", caps)
 
 
@@ -69,7 +70,7 @@ PRESETS: tuple[Preset, ...] = (
         default_model="MiniMax-Text-01",
         # group_id: appended as ?GroupId= when set; chat_path: the v2 endpoint below base_url
         options={"group_id": None, "chat_path": "/text/chatcompletion_v2", "embeddings_type": "db"},
-        description="MiniMax, native v2: base_resp errors inside HTTP 200, sensitivity flags, embo-01 embeddings",
+        description="MiniMax, native v2: base_resp errors inside HTTP 200, sensitivity flags, embo-01",
     ),
     Preset(
         name="minimax-compat",

@@ -38,7 +38,8 @@ _REASONING = frozenset({"chat", "stream", "reasoning"})
 _EMBED = frozenset({"embeddings"})
 
 
-def _cny(ctx: int, inp: float, out: float, caps: frozenset[str] = _CHAT, max_out: int | None = None) -> ModelInfo:
+def _cny(ctx: int, inp: float, out: float, caps: frozenset[str] = _CHAT,
+         max_out: int | None = None) -> ModelInfo:
     return ModelInfo(ctx, max_out, inp, out, "CNY", caps)
 
 
@@ -61,7 +62,8 @@ _MODELS: dict[str, ModelInfo] = {
 # Sampling ranges are UNCONFIRMED for the v4 API (older model docs: temperature (0,1], top_p (0,1));
 # out-of-range values are clamped in lenient mode and rejected in strict mode.
 _QUIRKS = Quirks(
-    ranges={"temperature": Range(0.0, 1.0, low_open=True), "top_p": Range(0.0, 1.0, low_open=True, high_open=True)},
+    ranges={"temperature": Range(0.0, 1.0, low_open=True),
+            "top_p": Range(0.0, 1.0, low_open=True, high_open=True)},
     stream_options=False,  # the final chunk always carries top-level usage
     error_codes=ERROR_CODES,
 )
@@ -77,7 +79,7 @@ PRESETS: tuple[Preset, ...] = (
         models=_MODELS,
         default_model="glm-4-flash",
         options={"auth_mode": "jwt", "jwt_ttl_ms": 210_000},
-        description="Zhipu GLM (BigModel v4), native: id.secret key signed as a JWT, business codes classified",
+        description="Zhipu GLM (BigModel v4), native: id.secret key signed as a JWT, business codes read",
     ),
     Preset(
         name="zhipu-compat",
