@@ -1,14 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from llmswitch.testing import MockServer
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
 
 @pytest.fixture
 def server() -> Iterator[MockServer]:

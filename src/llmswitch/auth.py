@@ -169,7 +169,7 @@ def tc3_sign(
     canonical_request = "\n".join(
         [method.upper(), path, query, canonical_headers, signed_headers, _sha256_hex(body)]
     )
-    date = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d")
+    date = datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d")
     scope = f"{date}/{service}/tc3_request"
     string_to_sign = "\n".join(
         [TC3_ALGORITHM, str(timestamp), scope, _sha256_hex(canonical_request.encode())]

@@ -75,6 +75,8 @@ class Timeouts(_Frozen):
         if self.total is not None:
             for name in ("connect", "first_token", "idle"):
                 value = getattr(self, name)
+                if name not in self.model_fields_set:  # a default never makes a short total impossible
+                    continue
                 if value is not None and value > self.total:
                     raise ValueError(f"{name} ({value}s) is longer than total ({self.total}s)")
         return self
@@ -123,6 +125,9 @@ class PriceConfig(_Frozen):
     currency: Literal["CNY", "USD"] = "USD"
 
 
+_SECRET_KEY = re.compile(r"key|secret|token|password", re.IGNORECASE)
+
+
 class ProviderConfig(BaseModel):
     """Known keys are typed; credential and option keys are checked against the preset."""
 
@@ -135,6 +140,15 @@ class ProviderConfig(BaseModel):
     timeouts: Timeouts | None = None
     prices: dict[str, PriceConfig] = {}
     models: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mask(cls, data: Any) -> Any:
+        """Credential-looking extra keys become Secrets at once, so no repr ever shows them."""
+        if isinstance(data, dict):
+            return {k: Secret(str(v)) if _SECRET_KEY.search(k) and isinstance(v, (str, int)) else v
+                    for k, v in data.items()}
+        return data
 
     @field_validator("base_url")
     @classmethod
@@ -330,6 +344,8 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     unresolved: dict[str, list[str]] = {}
     for pname, spec in config.providers.items():
         provider, issues = _provider(pname, spec, name, lines)
+        problems += [i for i in issues if not _deferred(i)]  # wrong keys/types fail at once
+        issues = [i for i in issues if _deferred(i)]  # missing credentials fail only when used
         if provider is not None:
             providers[pname] = provider
         for path, var in missing:
@@ -359,6 +375,10 @@ def _summary(name: str, problems: list[str]) -> str:
     return "\n".join([head, *("  " + p for p in problems)])
 
 
+def _deferred(issue: str) -> bool:
+    return "missing credential" in issue
+
+
 def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tuple[Provider | None, list[str]]:
     preset = catalog.get_preset(spec.type)
     where = _where(name, lines, ("providers", pname, "type"))
@@ -371,7 +391,7 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
     for key, value in (spec.model_extra or {}).items():
         here = _where(name, lines, ("providers", pname, key))
         if key in preset.credentials:
-            credentials[key] = Secret(str(value))
+            credentials[key] = value if isinstance(value, Secret) else Secret(str(value))
         elif key in preset.options:
             options[key] = value
         else:

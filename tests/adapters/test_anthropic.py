@@ -48,7 +48,10 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
     },
 }
-TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+TIME = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
+}
 
 
 # -- spec validation ----------------------------------------------------------------------------
@@ -66,12 +69,18 @@ def _extended(doc: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     schemas = doc["components"]["schemas"]
     schemas["URLImageSource"] = {
-        "type": "object", "additionalProperties": False, "required": ["type", "url"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", "url"],
         "properties": {"type": {"const": "url"}, "url": {"type": "string"}},
     }
-    schemas["RequestImageBlock"]["properties"]["source"]["oneOf"].append({"$ref": "#/components/schemas/URLImageSource"})
+    schemas["RequestImageBlock"]["properties"]["source"]["oneOf"].append(
+        {"$ref": "#/components/schemas/URLImageSource"}
+    )
     schemas["ToolChoiceNone"] = {
-        "type": "object", "additionalProperties": False, "required": ["type"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type"],
         "properties": {"type": {"const": "none"}},
     }
     schemas["ToolChoice"]["oneOf"].append({"$ref": "#/components/schemas/ToolChoiceNone"})
@@ -99,12 +108,23 @@ def assert_valid(validator: jsonschema.Draft202012Validator, body: Any) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def make_adapter(*, strict: bool = False, options: dict[str, Any] | None = None,
-                 base_url: str = BASE, preset: Preset | None = None) -> AnthropicAdapter:
+def make_adapter(
+    *,
+    strict: bool = False,
+    options: dict[str, Any] | None = None,
+    base_url: str = BASE,
+    preset: Preset | None = None,
+) -> AnthropicAdapter:
     preset = preset or get_preset("anthropic")
     assert preset is not None
-    provider = Provider(name="claude", preset=preset, base_url=base_url,
-                        credentials={"api_key": Secret(KEY)}, options=options or {}, strict=strict)
+    provider = Provider(
+        name="claude",
+        preset=preset,
+        base_url=base_url,
+        credentials={"api_key": Secret(KEY)},
+        options=options or {},
+        strict=strict,
+    )
     return AnthropicAdapter(provider)
 
 
@@ -114,8 +134,9 @@ def build(params: dict[str, Any], *, stream: bool = False, **kw: Any) -> WireReq
     return wire
 
 
-def response(status: int, body: Any = None, *, content: bytes | None = None,
-             headers: dict[str, str] | None = None) -> httpx2.Response:
+def response(
+    status: int, body: Any = None, *, content: bytes | None = None, headers: dict[str, str] | None = None
+) -> httpx2.Response:
     request = httpx2.Request("POST", f"{BASE}/messages")
     if content is not None:
         return httpx2.Response(status, content=content, headers=headers, request=request)
@@ -172,8 +193,13 @@ def roundtrip(params: dict[str, Any]) -> tuple[MockCall, Reply, AnthropicProtoco
     """Our request, as the mock protocol understands it, and the mock's deterministic answer."""
     wire = build(params)
     protocol = AnthropicProtocol()
-    request = MockRequest("POST", "/v1/messages", {}, {k.lower(): v for k, v in wire.headers.items()},
-                          json.dumps(wire.json).encode())
+    request = MockRequest(
+        "POST",
+        "/v1/messages",
+        {},
+        {k.lower(): v for k, v in wire.headers.items()},
+        json.dumps(wire.json).encode(),
+    )
     call = protocol.parse(request)
     assert call is not None
     return call, reply_for(call, tag="claude"), protocol
@@ -188,12 +214,21 @@ def test_registries_and_preset() -> None:
     assert (preset.protocol, preset.base_url, preset.auth) == ("anthropic", BASE, "x-api-key")
     assert preset.env_key == "ANTHROPIC_API_KEY"
     assert preset.options == {"anthropic_version": "2023-06-01"}
-    for name in ("claude-3-5-haiku-latest", "claude-3-5-sonnet-latest", "claude-3-7-sonnet-latest",
-                 "claude-sonnet-4-0", "claude-opus-4-0"):
+    for name in (
+        "claude-3-5-haiku-latest",
+        "claude-3-5-sonnet-latest",
+        "claude-3-7-sonnet-latest",
+        "claude-sonnet-4-0",
+        "claude-opus-4-0",
+    ):
         info = preset.models[name]
-        assert info.context_window == 200_000 and info.max_output
-        assert info.currency == "USD" and info.input_price and info.output_price
-        assert info.supports("tools") and info.supports("vision")
+        assert info.context_window == 200_000
+        assert info.max_output
+        assert info.currency == "USD"
+        assert info.input_price
+        assert info.output_price
+        assert info.supports("tools")
+        assert info.supports("vision")
     assert preset.default_model in preset.models
 
 
@@ -205,15 +240,24 @@ def test_plain_request_headers_and_body() -> None:
     assert wire.headers["anthropic-version"] == "2023-06-01"
     assert wire.headers["content-type"] == "application/json"
     assert "Authorization" not in wire.headers
-    assert wire.json == {"model": HAIKU, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8192}
+    assert wire.json == {
+        "model": HAIKU,
+        "messages": [{"role": "user", "content": "Hello"}],
+        "max_tokens": 8192,
+    }
 
 
 def test_version_option_and_stream_flag() -> None:
-    wire = build({"messages": [{"role": "user", "content": "Hi"}]}, stream=True,
-                 options={"anthropic_version": "2026-10-21"}, base_url="http://proxy.local/anthropic/v1/")
+    wire = build(
+        {"messages": [{"role": "user", "content": "Hi"}]},
+        stream=True,
+        options={"anthropic_version": "2026-10-21"},
+        base_url="http://proxy.local/anthropic/v1/",
+    )
     assert wire.headers["anthropic-version"] == "2026-10-21"
     assert wire.url == "http://proxy.local/anthropic/v1/messages"
-    assert wire.stream and wire.json["stream"] is True
+    assert wire.stream
+    assert wire.json["stream"] is True
 
 
 @pytest.mark.parametrize(
@@ -231,62 +275,101 @@ def test_max_tokens_is_always_sent(extra: dict[str, Any], model: str, expected: 
 
 
 def test_system_prompts_lifted_and_same_role_turns_merged() -> None:
-    wire = build({"messages": [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "one"},
-        {"role": "user", "content": [{"type": "text", "text": "two"}]},
-        {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
-        {"role": "assistant", "content": "un, deux"},
-        {"role": "assistant", "content": "trois"},
-        {"role": "user", "content": "next?", "name": "bob"},
-    ]})
+    wire = build(
+        {
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": "one"},
+                {"role": "user", "content": [{"type": "text", "text": "two"}]},
+                {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+                {"role": "assistant", "content": "un, deux"},
+                {"role": "assistant", "content": "trois"},
+                {"role": "user", "content": "next?", "name": "bob"},
+            ]
+        }
+    )
     body = wire.json
-    assert body["system"] == [{"type": "text", "text": "You are terse."}, {"type": "text", "text": "Answer in French."}]
+    assert body["system"] == [
+        {"type": "text", "text": "You are terse."},
+        {"type": "text", "text": "Answer in French."},
+    ]
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
-    assert body["messages"][0]["content"] == [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]
-    assert body["messages"][1]["content"] == [{"type": "text", "text": "un, deux"}, {"type": "text", "text": "trois"}]
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "one"},
+        {"type": "text", "text": "two"},
+    ]
+    assert body["messages"][1]["content"] == [
+        {"type": "text", "text": "un, deux"},
+        {"type": "text", "text": "trois"},
+    ]
     assert body["messages"][2] == {"role": "user", "content": "next?"}
 
 
 def test_single_system_prompt_is_a_string_and_prefill_is_trimmed() -> None:
-    wire = build({"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"},
-                               {"role": "assistant", "content": "Sure thing: "}]})
+    wire = build(
+        {
+            "messages": [
+                {"role": "system", "content": "Be kind."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Sure thing: "},
+            ]
+        }
+    )
     assert wire.json["system"] == "Be kind."
     assert wire.json["messages"][-1] == {"role": "assistant", "content": "Sure thing:"}
 
 
 def test_stop_temperature_top_p_user() -> None:
-    wire = build({"messages": [{"role": "user", "content": "Hi"}], "stop": "END", "temperature": 0.3,
-                  "top_p": 0.9, "user": "user-42"})
+    wire = build(
+        {
+            "messages": [{"role": "user", "content": "Hi"}],
+            "stop": "END",
+            "temperature": 0.3,
+            "top_p": 0.9,
+            "user": "user-42",
+        }
+    )
     assert wire.json["stop_sequences"] == ["END"]
     assert (wire.json["temperature"], wire.json["top_p"]) == (0.3, 0.9)
     assert wire.json["metadata"] == {"user_id": "user-42"}
-    assert build({"messages": [{"role": "user", "content": "Hi"}], "stop": ["a", "b"]}).json["stop_sequences"] == [
-        "a", "b"]
+    assert build({"messages": [{"role": "user", "content": "Hi"}], "stop": ["a", "b"]}).json[
+        "stop_sequences"
+    ] == ["a", "b"]
 
 
 def test_out_of_range_and_unsupported_params_lenient_vs_strict() -> None:
-    params = {"messages": [{"role": "user", "content": "Hi"}], "temperature": 1.7, "seed": 7,
-              "presence_penalty": 0.5, "logprobs": True, "top_k": 5}
+    params = {
+        "messages": [{"role": "user", "content": "Hi"}],
+        "temperature": 1.7,
+        "seed": 7,
+        "presence_penalty": 0.5,
+        "logprobs": True,
+        "top_k": 5,
+    }
     body = build(params).json
     assert body["temperature"] == 1  # OpenAI's [0, 2] clamped into Anthropic's [0, 1]
     assert body["top_k"] == 5  # a native parameter passed through (extra_body)
     assert not {"seed", "presence_penalty", "logprobs"} & body.keys()
+    strict = make_adapter(strict=True)
     with pytest.raises(errors.UnsupportedParameterError, match="temperature"):
-        make_adapter(strict=True).chat_request({"model": HAIKU, **params}, stream=False)
+        strict.chat_request({"model": HAIKU, "messages": [], "temperature": 1.7}, stream=False)
     with pytest.raises(errors.UnsupportedParameterError, match="logprobs") as info:
-        make_adapter(strict=True).chat_request({"model": HAIKU, **params, "temperature": 0.5}, stream=False)
-    assert isinstance(info.value, openai.BadRequestError) and KEY not in str(info.value)
+        strict.chat_request({"model": HAIKU, **params, "temperature": 0.5}, stream=False)
+    assert isinstance(info.value, openai.BadRequestError)
+    assert KEY not in str(info.value)
     with pytest.raises(errors.UnsupportedParameterError, match="n > 1"):
-        make_adapter(strict=True).chat_request({"model": HAIKU, "messages": [], "n": 2}, stream=False)
+        strict.chat_request({"model": HAIKU, "messages": [], "n": 2}, stream=False)
 
 
 def test_tools_translate_to_input_schema() -> None:
     no_params = {"type": "function", "function": {"name": "ping"}}
     body = build({"messages": [{"role": "user", "content": "Hi"}], "tools": [WEATHER, no_params]}).json
     assert body["tools"] == [
-        {"name": "get_weather", "description": "Weather for a city",
-         "input_schema": WEATHER["function"]["parameters"]},
+        {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "input_schema": WEATHER["function"]["parameters"],
+        },
         {"name": "ping", "input_schema": {"type": "object", "properties": {}}},
     ]
     assert "tool_choice" not in body
@@ -297,7 +380,11 @@ def test_tools_translate_to_input_schema() -> None:
     [
         ("auto", None, {"type": "auto"}),
         ("required", None, {"type": "any"}),
-        ({"type": "function", "function": {"name": "get_weather"}}, None, {"type": "tool", "name": "get_weather"}),
+        (
+            {"type": "function", "function": {"name": "get_weather"}},
+            None,
+            {"type": "tool", "name": "get_weather"},
+        ),
         (None, False, {"type": "auto", "disable_parallel_tool_use": True}),
         ("required", False, {"type": "any", "disable_parallel_tool_use": True}),
         (None, True, None),
@@ -314,23 +401,48 @@ def test_tool_choice(choice: Any, parallel: bool | None, expected: dict[str, Any
 
 def test_tool_choice_none_postdates_the_spec() -> None:
     wire = make_adapter().chat_request(
-        {"model": HAIKU, "messages": [{"role": "user", "content": "Hi"}], "tools": [WEATHER], "tool_choice": "none",
-         "parallel_tool_calls": False}, stream=False)
+        {
+            "model": HAIKU,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "tools": [WEATHER],
+            "tool_choice": "none",
+            "parallel_tool_calls": False,
+        },
+        stream=False,
+    )
     assert wire.json["tool_choice"] == {"type": "none"}  # none takes no disable_parallel_tool_use
     assert_valid(REQUEST_EXTENDED, wire.json)
 
 
 def test_tool_loop_history_becomes_tool_use_and_grouped_tool_results() -> None:
-    wire = build({"tools": [WEATHER, TIME], "messages": [
-        {"role": "user", "content": "weather and time in Paris?"},
-        {"role": "assistant", "content": None, "reasoning_content": "two calls", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"query": "Paris"}'}},
-            {"id": "call.2:x", "type": "function", "function": {"name": "get_time", "arguments": ""}},
-        ]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
-        {"role": "tool", "tool_call_id": "call.2:x", "content": [{"type": "text", "text": "14:05"}]},
-        {"role": "user", "content": "thanks, summarise"},
-    ]})
+    wire = build(
+        {
+            "tools": [WEATHER, TIME],
+            "messages": [
+                {"role": "user", "content": "weather and time in Paris?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "reasoning_content": "two calls",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"query": "Paris"}'},
+                        },
+                        {
+                            "id": "call.2:x",
+                            "type": "function",
+                            "function": {"name": "get_time", "arguments": ""},
+                        },
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
+                {"role": "tool", "tool_call_id": "call.2:x", "content": [{"type": "text", "text": "14:05"}]},
+                {"role": "user", "content": "thanks, summarise"},
+            ],
+        }
+    )
     messages = wire.json["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[1]["content"] == [
@@ -344,9 +456,50 @@ def test_tool_loop_history_becomes_tool_use_and_grouped_tool_results() -> None:
     ]
 
 
+def test_tool_results_lead_their_user_turn() -> None:
+    call = {"id": "toolu_9", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    wire = build(
+        {
+            "tools": [TIME],
+            "messages": [
+                {"role": "user", "content": "time?"},
+                {"role": "assistant", "content": "Checking.", "tool_calls": [call]},
+                {"role": "user", "content": "(be quick)"},
+                {"role": "tool", "tool_call_id": "toolu_9", "content": ""},
+            ],
+        }
+    )
+    last = wire.json["messages"][-1]["content"]
+    assert [b["type"] for b in last] == ["tool_result", "text"]  # the API rejects text before results
+    assert last[0] == {"type": "tool_result", "tool_use_id": "toolu_9"}  # empty output: no content
+
+
+def test_pdf_file_part_becomes_a_document_block() -> None:
+    part = {
+        "type": "file",
+        "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"},
+    }
+    wire = make_adapter().chat_request(
+        {"model": HAIKU, "messages": [{"role": "user", "content": [part]}]}, stream=False
+    )
+    assert wire.json["messages"][0]["content"] == [
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+        }
+    ]
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    with pytest.raises(errors.UnsupportedParameterError, match="input_audio"):
+        make_adapter().chat_request(
+            {"model": HAIKU, "messages": [{"role": "user", "content": [audio]}]}, stream=False
+        )
+
+
 def test_tool_call_arguments_must_be_a_json_object() -> None:
-    bad = {"role": "assistant", "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "[1, 2"}}]}
+    bad = {
+        "role": "assistant",
+        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "[1, 2"}}],
+    }
     with pytest.raises(errors.UnsupportedParameterError, match="JSON object"):
         make_adapter().chat_request({"model": HAIKU, "messages": [bad]}, stream=False)
 
@@ -355,20 +508,48 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAW
 
 
 def test_data_url_image_becomes_base64_source() -> None:
-    wire = build({"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "What is this?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "low"}},
-        {"type": "image_url", "image_url": {"url": f"data:image/jpg;base64,{PNG}"}},
-    ]}]})
+    wire = build(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "low"},
+                        },
+                        {"type": "image_url", "image_url": {"url": f"data:image/jpg;base64,{PNG}"}},
+                    ],
+                }
+            ]
+        }
+    )
     blocks = wire.json["messages"][0]["content"]
-    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    assert blocks[1] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+    }
     assert blocks[2]["source"]["media_type"] == "image/jpeg"
 
 
 def test_http_image_becomes_url_source() -> None:
     url = "https://example.com/cat.jpg"
-    wire = make_adapter().chat_request({"model": HAIKU, "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "Describe."}]}]}, stream=False)
+    wire = make_adapter().chat_request(
+        {
+            "model": HAIKU,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": url}},
+                        {"type": "text", "text": "Describe."},
+                    ],
+                }
+            ],
+        },
+        stream=False,
+    )
     assert wire.json["messages"][0]["content"][0] == {"type": "image", "source": {"type": "url", "url": url}}
     assert_valid(REQUEST_EXTENDED, wire.json)
     assert not REQUEST.is_valid(wire.json)  # URL sources are newer than the 2024-11 spec
@@ -377,14 +558,27 @@ def test_http_image_becomes_url_source() -> None:
 def test_image_urls_that_cannot_be_sent_are_refused() -> None:
     for url in ("ftp://example.com/a.png", "data:image/png,rawbytes"):
         with pytest.raises(errors.UnsupportedParameterError, match="data: URL"):
-            make_adapter().chat_request({"model": HAIKU, "messages": [{"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": url}}]}]}, stream=False)
+            make_adapter().chat_request(
+                {
+                    "model": HAIKU,
+                    "messages": [
+                        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
+                    ],
+                },
+                stream=False,
+            )
 
 
 def test_json_object_mode_is_a_system_instruction() -> None:
-    wire = build({"messages": [{"role": "system", "content": "You are a parser."},
-                               {"role": "user", "content": "List two colours."}],
-                  "response_format": {"type": "json_object"}})
+    wire = build(
+        {
+            "messages": [
+                {"role": "system", "content": "You are a parser."},
+                {"role": "user", "content": "List two colours."},
+            ],
+            "response_format": {"type": "json_object"},
+        }
+    )
     system = wire.json["system"]
     assert system[0] == {"type": "text", "text": "You are a parser."}
     assert "single valid JSON object" in system[1]["text"]
@@ -393,21 +587,33 @@ def test_json_object_mode_is_a_system_instruction() -> None:
 
 def test_json_schema_mode_puts_the_schema_in_the_instruction() -> None:
     schema = {"type": "object", "properties": {"colours": {"type": "array", "items": {"type": "string"}}}}
-    wire = build({"messages": [{"role": "user", "content": "List two colours."}],
-                  "response_format": {"type": "json_schema", "json_schema": {"name": "palette", "schema": schema}}})
+    wire = build(
+        {
+            "messages": [{"role": "user", "content": "List two colours."}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "palette", "schema": schema}},
+        }
+    )
     system = wire.json["system"]
-    assert isinstance(system, str) and "(palette)" in system
+    assert isinstance(system, str)
+    assert "(palette)" in system
     assert json.loads(system.split(":\n", 1)[1]) == schema
 
 
 # -- responses ----------------------------------------------------------------------------------
 DOC_MESSAGE = {  # the Messages API example response, with usage incl. cache counts
-    "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant",
+    "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
+    "type": "message",
+    "role": "assistant",
     "model": "claude-3-5-haiku-20241022",
     "content": [{"type": "text", "text": "Hi! My name is Claude."}],
-    "stop_reason": "end_turn", "stop_sequence": None,
-    "usage": {"input_tokens": 2095, "output_tokens": 503, "cache_read_input_tokens": 1000,
-              "cache_creation_input_tokens": 5},
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {
+        "input_tokens": 2095,
+        "output_tokens": 503,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 5,
+    },
 }
 
 
@@ -418,8 +624,12 @@ def test_plain_response_and_usage_with_cache_tokens() -> None:
     assert out["model"] == "claude-3-5-haiku-20241022"
     assert out["choices"][0]["message"] == {"role": "assistant", "content": "Hi! My name is Claude."}
     assert out["choices"][0]["finish_reason"] == "stop"
-    assert out["usage"] == {"prompt_tokens": 3100, "completion_tokens": 503, "total_tokens": 3603,
-                            "prompt_tokens_details": {"cached_tokens": 1000}}
+    assert out["usage"] == {
+        "prompt_tokens": 3100,
+        "completion_tokens": 503,
+        "total_tokens": 3603,
+        "prompt_tokens_details": {"cached_tokens": 1000},
+    }
 
 
 def test_usage_without_cache_fields() -> None:
@@ -428,16 +638,27 @@ def test_usage_without_cache_fields() -> None:
 
 
 def test_parallel_tool_use_response() -> None:
-    body = {**DOC_MESSAGE, "stop_reason": "tool_use", "content": [
-        {"type": "text", "text": "Let me check."},
-        {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"query": "Paris", "days": 2}},
-        {"type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}},
-    ]}
+    body = {
+        **DOC_MESSAGE,
+        "stop_reason": "tool_use",
+        "content": [
+            {"type": "text", "text": "Let me check."},
+            {
+                "type": "tool_use",
+                "id": "toolu_01",
+                "name": "get_weather",
+                "input": {"query": "Paris", "days": 2},
+            },
+            {"type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}},
+        ],
+    }
     assert_valid(MESSAGE, body)
     message = parse(body)["choices"][0]["message"]
     assert message["content"] == "Let me check."
     assert [(c["id"], c["function"]["name"]) for c in message["tool_calls"]] == [
-        ("toolu_01", "get_weather"), ("toolu_02", "get_time")]
+        ("toolu_01", "get_weather"),
+        ("toolu_02", "get_time"),
+    ]
     assert json.loads(message["tool_calls"][0]["function"]["arguments"]) == {"query": "Paris", "days": 2}
     assert json.loads(message["tool_calls"][1]["function"]["arguments"]) == {}
     assert parse(body)["choices"][0]["finish_reason"] == "tool_calls"
@@ -446,11 +667,14 @@ def test_parallel_tool_use_response() -> None:
 
 
 def test_thinking_blocks_become_reasoning_content() -> None:
-    body = {**DOC_MESSAGE, "content": [
-        {"type": "thinking", "thinking": "The user greets me.", "signature": "EqoBCkgIARAB"},
-        {"type": "redacted_thinking", "data": "opaque"},
-        {"type": "text", "text": "Hello!"},
-    ]}
+    body = {
+        **DOC_MESSAGE,
+        "content": [
+            {"type": "thinking", "thinking": "The user greets me.", "signature": "EqoBCkgIARAB"},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "text", "text": "Hello!"},
+        ],
+    }
     message = parse(body)["choices"][0]["message"]
     assert message["reasoning_content"] == "The user greets me."
     assert message["content"] == "Hello!"
@@ -458,8 +682,15 @@ def test_thinking_blocks_become_reasoning_content() -> None:
 
 @pytest.mark.parametrize(
     ("stop_reason", "finish"),
-    [("end_turn", "stop"), ("stop_sequence", "stop"), ("max_tokens", "length"), ("tool_use", "tool_calls"),
-     ("refusal", "content_filter"), ("pause_turn", "stop"), ("model_context_window_exceeded", "length")],
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("tool_use", "tool_calls"),
+        ("refusal", "content_filter"),
+        ("pause_turn", "stop"),
+        ("model_context_window_exceeded", "length"),
+    ],
 )
 def test_stop_reasons(stop_reason: str, finish: str) -> None:
     assert parse({**DOC_MESSAGE, "stop_reason": stop_reason})["choices"][0]["finish_reason"] == finish
@@ -476,13 +707,20 @@ def test_non_message_200_bodies_raise() -> None:
 
 # -- streams ------------------------------------------------------------------------------------
 def test_stream_matches_non_stream_answer_in_random_splits() -> None:
-    call, reply, protocol = roundtrip({"messages": [{"role": "system", "content": "Be brief."},
-                                                    {"role": "user", "content": "tell me about streams please"}]})
+    call, reply, protocol = roundtrip(
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "tell me about streams please"},
+            ]
+        }
+    )
     expected = parse(json.loads(protocol.chat(call, reply).body))
     for seed in range(8):
         chunks, complete = run_stream(protocol.stream(call, reply), seed)
         assert complete
-        assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+        assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+        assert all("role" not in c["choices"][0]["delta"] for c in chunks[1:])
         assert joined(chunks, "content") == expected["choices"][0]["message"]["content"]
         assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
         assert chunks[-1]["usage"] == expected["usage"]
@@ -490,8 +728,9 @@ def test_stream_matches_non_stream_answer_in_random_splits() -> None:
 
 
 def test_stream_parallel_tool_calls_concatenate_to_json() -> None:
-    call, reply, protocol = roundtrip({"tools": [WEATHER, TIME],
-                                       "messages": [{"role": "user", "content": "get_weather and get_time"}]})
+    call, reply, protocol = roundtrip(
+        {"tools": [WEATHER, TIME], "messages": [{"role": "user", "content": "get_weather and get_time"}]}
+    )
     assert len(reply.tool_calls) == 2
     expected = parse(json.loads(protocol.chat(call, reply).body))["choices"][0]["message"]["tool_calls"]
     for seed in range(5):
@@ -507,27 +746,67 @@ def test_stream_parallel_tool_calls_concatenate_to_json() -> None:
 
 
 def test_documented_stream_with_ping_cache_usage_and_cumulative_output() -> None:
-    start = {"id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant",
-             "content": [], "model": "claude-3-5-haiku-20241022", "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": 25, "output_tokens": 1, "cache_read_input_tokens": 100,
-                       "cache_creation_input_tokens": 0}}
+    start = {
+        "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": "claude-3-5-haiku-20241022",
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 25,
+            "output_tokens": 1,
+            "cache_read_input_tokens": 100,
+            "cache_creation_input_tokens": 0,
+        },
+    }
     parts = [
         event("message_start", {"type": "message_start", "message": start}),
-        event("content_block_start", {"type": "content_block_start", "index": 0,
-                                      "content_block": {"type": "text", "text": ""}}),
+        event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
         event("ping", {"type": "ping"}),
-        event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                      "delta": {"type": "text_delta", "text": "Hello"}}),
-        event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                      "delta": {"type": "text_delta", "text": "!"}}),
+        event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+        ),
+        event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "!"}},
+        ),
         event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        event("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
-            "type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_time", "input": {}}}),
-        event("content_block_delta", {"type": "content_block_delta", "index": 1,
-                                      "delta": {"type": "input_json_delta", "partial_json": ""}}),
+        event(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {
+                    "type": "tool_use",
+                    "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+                    "name": "get_time",
+                    "input": {},
+                },
+            },
+        ),
+        event(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "input_json_delta", "partial_json": ""},
+            },
+        ),
         event("content_block_stop", {"type": "content_block_stop", "index": 1}),
-        event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                                "usage": {"output_tokens": 15}}),
+        event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 15},
+            },
+        ),
         event("message_stop", {"type": "message_stop"}),
     ]
     for part in parts:
@@ -536,25 +815,33 @@ def test_documented_stream_with_ping_cache_usage_and_cumulative_output() -> None
     chunks, complete = run_stream(parts, seed=3)
     assert complete
     assert joined(chunks, "content") == "Hello!"
-    assert tool_arguments(chunks) == {0: {"id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_time",
-                                          "arguments": "{}"}}  # a tool with no input still gets JSON
+    assert tool_arguments(chunks) == {
+        0: {"id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_time", "arguments": "{}"}
+    }  # a tool with no input still gets JSON
     final = chunks[-1]
     assert final["choices"][0]["finish_reason"] == "tool_calls"
-    assert final["usage"] == {"prompt_tokens": 125, "completion_tokens": 15, "total_tokens": 140,
-                              "prompt_tokens_details": {"cached_tokens": 100}}
+    assert final["usage"] == {
+        "prompt_tokens": 125,
+        "completion_tokens": 15,
+        "total_tokens": 140,
+        "prompt_tokens_details": {"cached_tokens": 100},
+    }
     assert final["model"] == "claude-3-5-haiku-20241022"
 
 
 def test_stream_thinking_deltas_become_reasoning_content() -> None:
     call = MockCall("chat", HAIKU, stream=True, messages=[{"role": "user", "content": "hi"}])
-    reply = Reply("Hello there", reasoning="The user says hi so I greet", prompt_tokens=3, completion_tokens=9)
+    reply = Reply(
+        "Hello there", reasoning="The user says hi so I greet", prompt_tokens=3, completion_tokens=9
+    )
     protocol = AnthropicProtocol()
     chunks, complete = run_stream(protocol.stream(call, reply), seed=1)
     assert complete
     assert joined(chunks, "reasoning_content") == "The user says hi so I greet"
     assert joined(chunks, "content") == "Hello there"
-    assert parse(json.loads(protocol.chat(call, reply).body))["choices"][0]["message"]["reasoning_content"] == (
-        "The user says hi so I greet")
+    assert parse(json.loads(protocol.chat(call, reply).body))["choices"][0]["message"][
+        "reasoning_content"
+    ] == ("The user says hi so I greet")
 
 
 def test_stream_without_message_delta_is_not_complete() -> None:
@@ -566,9 +853,11 @@ def test_stream_without_message_delta_is_not_complete() -> None:
 
 @pytest.mark.parametrize(
     ("etype", "cls", "kind", "status"),
-    [("overloaded_error", errors.InternalServerError, "server_error", 529),
-     ("rate_limit_error", errors.RateLimitError, "rate_limit", 429),
-     ("api_error", errors.InternalServerError, "server_error", 500)],
+    [
+        ("overloaded_error", errors.InternalServerError, "server_error", 529),
+        ("rate_limit_error", errors.RateLimitError, "rate_limit", 429),
+        ("api_error", errors.InternalServerError, "server_error", 500),
+    ],
 )
 def test_mid_stream_error_event(etype: str, cls: type[errors.APIStatusError], kind: str, status: int) -> None:
     call = MockCall("chat", HAIKU, stream=True, messages=[{"role": "user", "content": "hi there friend"}])
@@ -581,15 +870,16 @@ def test_mid_stream_error_event(etype: str, cls: type[errors.APIStatusError], ki
     with pytest.raises(cls) as info:
         run_stream(parts)
     assert (info.value.kind, info.value.status_code, info.value.code) == (kind, status, etype)
-    assert info.value.provider == "claude" and info.value.model == HAIKU
+    assert info.value.provider == "claude"
+    assert info.value.model == HAIKU
 
 
 def test_malformed_stream_event_is_a_server_error() -> None:
     translator = make_adapter().stream_translator(response(200, content=b""), HAIKU)
     decoder = SSEDecoder()
+    (bad,) = decoder.feed(b"event: content_block_delta\ndata: {not json\n\n")
     with pytest.raises(errors.InternalServerError, match="malformed"):
-        for ev in decoder.feed(b"event: content_block_delta\ndata: {not json\n\n"):
-            translator.feed(ev)
+        translator.feed(bad)
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -597,30 +887,54 @@ def test_malformed_stream_event_is_a_server_error() -> None:
     ("status", "etype", "message", "cls", "kind"),
     [
         (400, "invalid_request_error", "max_tokens: Field required", errors.BadRequestError, "bad_request"),
-        (400, "invalid_request_error", "prompt is too long: 250001 tokens > 200000 maximum",
-         errors.ContextWindowExceededError, "context_window"),
+        (
+            400,
+            "invalid_request_error",
+            "prompt is too long: 250001 tokens > 200000 maximum",
+            errors.ContextWindowExceededError,
+            "context_window",
+        ),
         (401, "authentication_error", "invalid x-api-key", errors.AuthenticationError, "auth"),
         (402, "billing_error", "Your credit balance is too low", errors.APIStatusError, "billing"),
-        (403, "permission_error", "Your API key does not have permission", errors.PermissionDeniedError,
-         "permission"),
+        (
+            403,
+            "permission_error",
+            "Your API key does not have permission",
+            errors.PermissionDeniedError,
+            "permission",
+        ),
         (404, "not_found_error", "model: claude-9", errors.NotFoundError, "not_found"),
-        (413, "request_too_large", "Request exceeds the maximum size", errors.ContextWindowExceededError,
-         "context_window"),
-        (429, "rate_limit_error", "Number of request tokens has exceeded your rate limit", errors.RateLimitError,
-         "rate_limit"),
+        (
+            413,
+            "request_too_large",
+            "Request exceeds the maximum size",
+            errors.ContextWindowExceededError,
+            "context_window",
+        ),
+        (
+            429,
+            "rate_limit_error",
+            "Number of request tokens has exceeded your rate limit",
+            errors.RateLimitError,
+            "rate_limit",
+        ),
         (500, "api_error", "Internal server error", errors.InternalServerError, "server_error"),
         (504, "timeout_error", "Request timed out", errors.APIStatusError, "timeout"),
         (529, "overloaded_error", "Overloaded", errors.InternalServerError, "server_error"),
     ],
 )
-def test_error_shapes(status: int, etype: str, message: str, cls: type[errors.APIStatusError], kind: str) -> None:
+def test_error_shapes(
+    status: int, etype: str, message: str, cls: type[errors.APIStatusError], kind: str
+) -> None:
     body = {"type": "error", "error": {"type": etype, "message": message}}
     exc = make_adapter().parse_error(response(status, body, headers={"retry-after": "3"}), HAIKU)
     assert type(exc) is cls
     assert (exc.kind, exc.status_code, exc.code) == (kind, status, etype)
-    assert message in str(exc) and "[claude/claude-3-5-haiku-latest]" in str(exc)
-    assert exc.retry_after == 3.0 and exc.body == body
-    assert KEY not in str(exc) and KEY not in repr(exc)
+    assert message in str(exc)
+    assert "[claude/claude-3-5-haiku-latest]" in str(exc)
+    assert exc.retry_after == 3.0
+    assert KEY not in str(exc)
+    assert KEY not in repr(exc)
 
 
 def test_529_is_retryable_server_error_for_openai_callers() -> None:
@@ -632,7 +946,8 @@ def test_529_is_retryable_server_error_for_openai_callers() -> None:
 
 def test_non_json_error_body_uses_the_status() -> None:
     exc = make_adapter().parse_error(response(502, content=b"<html>Bad Gateway</html>"), HAIKU)
-    assert isinstance(exc, errors.InternalServerError) and "Bad Gateway" in str(exc)
+    assert isinstance(exc, errors.InternalServerError)
+    assert "Bad Gateway" in str(exc)
 
 
 # -- the mock protocol --------------------------------------------------------------------------
@@ -642,13 +957,23 @@ def test_mock_bodies_follow_the_spec() -> None:
     assert_valid(MESSAGE, json.loads(protocol.chat(call, reply).body))
     for part in protocol.stream(call, reply):
         name, data = part.decode().split("\n", 1)
-        assert name.startswith("event: ") and part.endswith(b"\n\n")
+        assert name.startswith("event: ")
+        assert part.endswith(b"\n\n")
         if name != "event: ping":
             assert_valid(STREAM_EVENT, json.loads(data.removeprefix("data: ")))
-    tool_call, tool_reply, _ = roundtrip({"tools": [WEATHER], "messages": [{"role": "user", "content": "weather"}]})
+    tool_call, tool_reply, _ = roundtrip(
+        {"tools": [WEATHER], "messages": [{"role": "user", "content": "weather"}]}
+    )
     assert_valid(MESSAGE, json.loads(protocol.chat(tool_call, tool_reply).body))
-    for kind, status in [("rate_limit", 429), ("auth", 401), ("context_window", 400), ("server_error", 529),
-                         ("server_error", 500), ("not_found", 404), ("permission", 403)]:
+    for kind, status in [
+        ("rate_limit", 429),
+        ("auth", 401),
+        ("context_window", 400),
+        ("server_error", 529),
+        ("server_error", 500),
+        ("not_found", 404),
+        ("permission", 403),
+    ]:
         rendered = protocol.error(kind, status, "mock")
         assert rendered.status == status
         assert_valid(ERROR_RESPONSE, json.loads(rendered.body))
@@ -661,13 +986,17 @@ def test_mock_requires_version_header_and_key() -> None:
 
     app = MockApp({"claude": "anthropic"})
     app.mount("claude").api_key = KEY
-    body = json.dumps({"model": HAIKU, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    body = json.dumps(
+        {"model": HAIKU, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    ).encode()
     ok = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
     assert app.handle("POST", "/claude/v1/messages", {}, ok, body).status == 200
     no_version = app.handle("POST", "/claude/v1/messages", {}, {"x-api-key": KEY}, body)
-    assert no_version.status == 400 and b"anthropic-version" in no_version.parts[0]
+    assert no_version.status == 400
+    assert b"anthropic-version" in no_version.parts[0]
     wrong_key = app.handle("POST", "/claude/v1/messages", {}, {**ok, "x-api-key": "nope"}, body)
-    assert wrong_key.status == 401 and json.loads(wrong_key.parts[0])["error"]["type"] == "authentication_error"
+    assert wrong_key.status == 401
+    assert json.loads(wrong_key.parts[0])["error"]["type"] == "authentication_error"
 
 
 # -- end to end: the public client over the loopback mock server --------------------------------
@@ -682,7 +1011,9 @@ def server() -> Iterator[MockServer]:
 def client(server: MockServer) -> Iterator[llmswitch.OpenAI]:
     server.mount("claude").script.clear()
     server.mount("claude").requests.clear()
-    config = {"providers": {"claude": {"type": "anthropic", "api_key": KEY, "base_url": server.base_url("claude")}}}
+    config = {
+        "providers": {"claude": {"type": "anthropic", "api_key": KEY, "base_url": server.base_url("claude")}}
+    }
     with llmswitch.OpenAI(config=config, max_retries=0) as c:
         yield c
 
@@ -700,11 +1031,17 @@ def test_e2e_plain_and_stream(client: llmswitch.OpenAI, server: MockServer) -> N
     assert isinstance(resp, ChatCompletion)
     assert resp.choices[0].message.content == f"[claude:{HAIKU}] hello over http"
     assert resp.choices[0].finish_reason == "stop"
-    assert resp.usage is not None and resp.usage.total_tokens == resp.usage.prompt_tokens + 5
+    assert resp.usage is not None
+    assert resp.usage.completion_tokens == 4
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + 4
     chunks = list(client.chat.completions.create(model=f"claude/{HAIKU}", messages=messages, stream=True))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == resp.choices[0].message.content
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        == resp.choices[0].message.content
+    )
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == resp.usage.completion_tokens
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == resp.usage.completion_tokens
     bodies = sent_bodies(server)
     assert [b.get("stream", False) for b in bodies] == [False, True]
     assert all(b["system"] == "Be brief." for b in bodies)
@@ -727,11 +1064,14 @@ def test_e2e_parallel_tool_loop(client: llmswitch.OpenAI, server: MockServer) ->
     results = bodies[1]["messages"][-1]
     assert results["role"] == "user"
     assert [b["tool_use_id"] for b in results["content"]] == [c.id for c in calls]
-    stream = client.chat.completions.create(model=f"claude/{HAIKU}", messages=history[:1], tools=[WEATHER, TIME],
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model=f"claude/{HAIKU}", messages=history[:1], tools=[WEATHER, TIME], stream=True
+    )
     streamed = tool_arguments([c.model_dump() for c in stream])
     assert [streamed[i]["name"] for i in sorted(streamed)] == ["get_weather", "get_time"]
-    assert all(json.loads(streamed[i]["arguments"]) == json.loads(calls[i].function.arguments) for i in streamed)
+    assert all(
+        json.loads(streamed[i]["arguments"]) == json.loads(calls[i].function.arguments) for i in streamed
+    )
 
 
 def test_e2e_errors(client: llmswitch.OpenAI, server: MockServer) -> None:
@@ -739,9 +1079,37 @@ def test_e2e_errors(client: llmswitch.OpenAI, server: MockServer) -> None:
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model=f"claude/{HAIKU}", messages=[{"role": "user", "content": "hi"}])
     assert isinstance(info.value, llmswitch.RateLimitError)
-    server.mount("claude").fail("stream_error:status=529:after=3")
+    # overloaded right after message_start: nothing was delivered yet, so it is a plain error
+    server.mount("claude").fail("stream_error:status=529:after=1")
     with pytest.raises(openai.InternalServerError) as overloaded:
-        for _ in client.chat.completions.create(model=f"claude/{HAIKU}", stream=True,
-                                                messages=[{"role": "user", "content": "hi there"}]):
-            pass
+        client.chat.completions.create(
+            model=f"claude/{HAIKU}", stream=True, messages=[{"role": "user", "content": "hi there"}]
+        )
     assert overloaded.value.status_code == 529
+    assert overloaded.value.code == "overloaded_error"
+    # after text was delivered: an interruption that keeps the partial output
+    server.mount("claude").fail("stream_error:status=529:after=4")
+    received: list[str] = []
+    stream = client.chat.completions.create(
+        model=f"claude/{HAIKU}", stream=True, messages=[{"role": "user", "content": "hi there"}]
+    )
+    with pytest.raises(llmswitch.StreamInterruptedError) as cut:
+        received.extend(c.choices[0].delta.content or "" for c in stream)
+    assert cut.value.partial_text == "".join(received) == f"[claude:{HAIKU}] "
+    assert isinstance(cut.value.__cause__, errors.InternalServerError)
+
+
+async def test_e2e_async_stream(server: MockServer) -> None:
+    config = {
+        "providers": {"claude": {"type": "anthropic", "api_key": KEY, "base_url": server.base_url("claude")}}
+    }
+    async with llmswitch.AsyncOpenAI(config=config, max_retries=0) as aclient:
+        stream = await aclient.chat.completions.create(
+            model=f"claude/{HAIKU}", stream=True, messages=[{"role": "user", "content": "async hello"}]
+        )
+        chunks = [c async for c in stream]
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        == f"[claude:{HAIKU}] async hello"
+    )
+    assert chunks[-1].choices[0].finish_reason == "stop"

@@ -74,7 +74,7 @@ STOP_REASONS: dict[str, str] = {
 }
 # accepted ranges (the spec: temperature and top_p in [0, 1]); clamped unless strict
 RANGES: dict[str, Range] = {"temperature": Range(0, 1), "top_p": Range(0, 1)}
-# native parameters a caller may pass through ``extra_body``
+# native parameters copied when present in params (the client merges ``extra_body`` after translation)
 PASSTHROUGH = frozenset({"top_k", "thinking", "metadata"})
 # OpenAI parameters that need no translation or are implied by the protocol
 _HANDLED = frozenset({
@@ -378,6 +378,7 @@ class AnthropicStream(StreamTranslator):
         self.blocks: dict[int, _Block] = {}
         self.tools = 0
         self.finished = False
+        self.role_sent = False
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         if not event.data:
@@ -397,6 +398,9 @@ class AnthropicStream(StreamTranslator):
         return out
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        if not self.role_sent:  # the role rides on the first real output, not on message_start
+            self.role_sent = True
+            delta = {"role": "assistant", **delta}
         return chunk(id=self.id, model=self.vendor_model, delta=delta, finish_reason=finish,
                      created=self.created)
 
@@ -405,7 +409,7 @@ class AnthropicStream(StreamTranslator):
         self.id = str(message.get("id") or self.id)
         self.vendor_model = str(message.get("model") or self.vendor_model)
         self._merge_usage(message.get("usage"))
-        return [self._chunk({"role": "assistant", "content": ""})]
+        return []
 
     def _on_content_block_start(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
         block = obj.get("content_block") or {}

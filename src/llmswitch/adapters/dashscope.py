@@ -193,7 +193,8 @@ class DashScopeAdapter(Adapter):
             message = choice.get("message") or {}
             calls = _tool_calls(message.get("tool_calls"))
             reasoning = message.get("reasoning_content")
-            one = completion(id=rid, model=model, content=_text(message.get("content")), usage=usage,
+            content = _text(message.get("content")) or (None if calls else "")
+            one = completion(id=rid, model=model, content=content, usage=usage,
                              finish_reason=_finish(choice.get("finish_reason"), bool(calls)) or "stop",
                              tool_calls=calls,
                              reasoning_content=reasoning if isinstance(reasoning, str) else None)

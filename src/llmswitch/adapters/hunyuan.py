@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
+
+import httpx2
 
 from .. import errors
 from ..auth import TC3Auth
 from ..catalog.hunyuan import ERROR_CODES
 from ..streaming import SSEEvent
 from .base import Adapter, Provider, StreamTranslator, WireRequest, chunk, completion
-
-if TYPE_CHECKING:
-    import httpx2
 
 __all__ = ["HunyuanAdapter", "HunyuanStream"]
 
@@ -201,8 +200,6 @@ class HunyuanAdapter(Adapter):
 
     def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
         """Strict mode / impossible input: refuse before sending, naming provider and model."""
-        import httpx2
-
         response = httpx2.Response(400, request=httpx2.Request("POST", self.url("/")))
         return errors.UnsupportedParameterError(message, response=response, body=None,
                                                 provider=self.provider.name, model=model)
@@ -422,7 +419,7 @@ def _read_body(response: httpx2.Response) -> Any:
     """The body if it was read (the auth flow reads non-stream replies), else None."""
     try:
         content = response.content
-    except Exception:  # httpx2.ResponseNotRead: a real stream, consumed chunk by chunk
+    except httpx2.ResponseNotRead:  # a real stream, consumed chunk by chunk
         return None
     try:
         return json.loads(content) if content else None

@@ -176,6 +176,8 @@ class SenseNovaAdapter(Adapter):
         for position, choice in enumerate(choices or [{}]):
             content, reasoning = _text(choice.get("message")), choice.get("reasoning_content")
             calls = _tool_calls(choice)
+            if calls and not content:
+                content = None  # OpenAI's shape for a pure tool-calling turn
             one = completion(id=str(data.get("id") or _new_id()), model=model, content=content,
                              finish_reason=_finish(choice.get("finish_reason"), bool(calls)) or "stop",
                              usage=_usage(data.get("usage")), tool_calls=calls,

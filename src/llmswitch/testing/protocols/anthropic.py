@@ -112,9 +112,10 @@ class AnthropicProtocol(MockProtocol):
         start = self._message(call, reply, [], None, 1)
         events = [event("message_start", {"type": "message_start", "message": start})]
         for index, block in enumerate(self._content(reply)):
-            events += _block_events(index, block)
-            if index == 0:
-                events.append(event("ping", {"type": "ping"}))
+            block_events = _block_events(index, block)
+            if index == 0:  # as in Anthropic's documented streams: a ping after the first block start
+                block_events.insert(1, event("ping", {"type": "ping"}))
+            events += block_events
         if not finish:
             return events
         delta = {"stop_reason": _STOP_REASONS.get(reply.finish_reason, "end_turn"), "stop_sequence": None}

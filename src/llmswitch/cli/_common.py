@@ -1,0 +1,228 @@
+"""What every command shares: config discovery, consoles, clean errors, secret scrubbing.
+
+Nothing heavy is imported at module level: ``llmswitch --help`` must start fast, so rich, openai,
+pydantic and YAML load inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..config import Settings
+
+__all__ = [
+    "DEMO_SOURCE",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "CliError",
+    "Loaded",
+    "console",
+    "describe_error",
+    "discover",
+    "guarded",
+    "load",
+    "scrub",
+    "secret_values",
+    "state",
+]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DEMO_SOURCE = "built-in demo config"
+DISCOVERED = ("providers.yaml", "providers.yml", "providers.toml", "providers.json")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _State:
+    """Options given before the command name (``llmswitch --config F compare …``)."""
+
+    config: str | None = None
+
+
+state = _State()
+
+
+class CliError(Exception):
+    """An error the CLI reports in one line (or a few, for config problems) and exits with."""
+
+    def __init__(self, message: str, *, code: int = EXIT_FAILURE, details: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = list(details)
+
+
+# -- consoles ----------------------------------------------------------------------------------------
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console; colour only on a terminal (rich honours NO_COLOR / FORCE_COLOR)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 120
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+
+
+def note(message: str) -> None:
+    """A dim remark on stderr, which machine-readable stdout never contains."""
+    console(stderr=True).print(message, style="dim", markup=False)
+
+
+def _report(message: str, details: Iterable[str] = ()) -> None:
+    err = console(stderr=True)
+    err.print("error:", style="bold red", end=" ")
+    err.print(message, markup=False)
+    for line in details:
+        err.print("  " + line, markup=False)
+
+
+def describe_error(exc: BaseException) -> str:
+    """``TypeName: message`` — the typed error users can search for, never a traceback."""
+    message = str(exc).strip() or repr(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
+def guarded(fn: F) -> F:
+    """Run a command; turn expected failures into one clear message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except KeyboardInterrupt:
+            console(stderr=True).print("\ninterrupted", style="yellow")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except CliError as exc:
+            _report(str(exc), exc.details)
+            raise typer.Exit(exc.code) from None
+        except BrokenPipeError:
+            raise typer.Exit(EXIT_FAILURE) from None
+        except Exception as exc:
+            from ..errors import ConfigError
+
+            if isinstance(exc, ConfigError):
+                first, *_ = str(exc).splitlines() or [""]
+                _report(first if len(exc.problems) > 1 else exc.problems[0],
+                        exc.problems if len(exc.problems) > 1 else ())
+            elif os.environ.get("LLMSWITCH_DEBUG"):
+                raise
+            else:
+                _report(describe_error(exc))
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- config ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    source: str  # a path, or DEMO_SOURCE
+
+    @property
+    def demo(self) -> bool:
+        return self.source == DEMO_SOURCE
+
+
+def discover(explicit: str | None = None) -> str | None:
+    """``--config``, else ``$LLMSWITCH_CONFIG``, else ``./providers.yaml`` (or .yml/.toml/.json); None = demo."""
+    chosen = explicit or state.config or os.environ.get("LLMSWITCH_CONFIG")
+    if chosen:
+        return chosen
+    return next((name for name in DISCOVERED if Path(name).is_file()), None)
+
+
+def load(explicit: str | None = None, *, announce: bool = True) -> Loaded:
+    """Load the discovered config; a broken file raises ConfigError naming file, line and field."""
+    from ..config import load as load_config
+
+    source = discover(explicit)
+    if source is None:
+        from ..demo import demo_config
+
+        if announce:
+            note("using the built-in demo config (mock providers; no keys, no network) — "
+                 "pass --config FILE or create ./providers.yaml to use your own")
+        return Loaded(load_config(demo_config()), DEMO_SOURCE)
+    if not Path(source).is_file():
+        raise CliError(f"{source}: no such providers file", code=EXIT_USAGE)
+    return Loaded(load_config(source), source)
+
+
+# -- secrets -----------------------------------------------------------------------------------------
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every credential value in the config, longest first (for scrubbing printed text)."""
+    values = {secret.get() for provider in settings.providers.values()
+              for secret in provider.credentials.values()}
+    return sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """A last line of defence: no credential value is ever printed, whatever carried it."""
+    for value in secrets:
+        text = text.replace(value, "****")
+    return text
+
+
+def target_problem(settings: Settings, target: str) -> str | None:
+    """Why ``target`` names neither a route nor ``provider/model`` of this config (None if it does)."""
+    config = settings.config
+    if target in config.routes:
+        return None
+    provider, sep, model = target.partition("/")
+    if sep and model and provider in config.providers:
+        return None
+    routes = ", ".join(sorted(config.routes)) or "none"
+    providers = ", ".join(sorted(config.providers)) or "none"
+    return f"unknown model {target!r}: use a route ({routes}) or 'provider/model' with a configured provider " \
+           f"({providers})"
+
+
+def default_targets(settings: Settings) -> list[str]:
+    """Every provider/model the default route reaches, nested routes flattened, in order."""
+    config = settings.config
+    if config.default_route is None:
+        return []
+    out: list[str] = []
+
+    def walk(route: str, seen: tuple[str, ...]) -> None:
+        for spec in config.routes[route].targets:
+            if spec.target in config.routes:
+                if spec.target not in seen:
+                    walk(spec.target, (*seen, spec.target))
+            elif spec.target not in out:
+                out.append(spec.target)
+
+    walk(config.default_route, (config.default_route,))
+    return out
+
+
+def check_targets(settings: Settings, targets: Iterable[str]) -> None:
+    problems = [p for p in (target_problem(settings, t) for t in targets) if p]
+    if problems:
+        raise CliError(problems[0], code=EXIT_USAGE, details=problems[1:])
+
+
+def mapping_get(data: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)  # type: ignore[assignment]
+    return data
