@@ -21,7 +21,7 @@ import aiohttp  # noqa: E402
 import httpx2  # noqa: E402
 
 import llmswitch  # noqa: E402
-import llmswitch.client  # noqa: E402  # imported here, not lazily inside a coroutine (see below)
+import llmswitch.adapters.openai  # noqa: E402  # imported here, not lazily inside a coroutine (see below)
 from llmswitch._aiohttp import AiohttpTransport, _mapped  # noqa: E402
 from llmswitch.testing import MockServer  # noqa: E402
 
@@ -190,38 +190,39 @@ def test_error_table(error: Exception, expected: type[Exception]) -> None:
 
 
 # -- through the public client ------------------------------------------------------------------
-# (llmswitch.client is imported at the top: compiling a module for the first time deep inside an
-# async test trips CPython 3.11's "AST constructor recursion depth mismatch" under pytest's
-# assertion rewriting, which the llmswitch pytest plugin enables for the whole package.)
+# llmswitch loads modules lazily; compiling one for the first time deep inside an async test trips
+# CPython 3.11.7's "AST constructor recursion depth mismatch" under pytest's assertion rewriting
+# (which the llmswitch pytest plugin enables for the whole package), so load them up front.
+llmswitch.AsyncOpenAI(api_key="sk-warm", base_url="http://127.0.0.1:9/v1")
 
-def aclient(server: MockServer, **options: object) -> llmswitch.AsyncOpenAI:
-    return llmswitch.AsyncOpenAI(api_key="sk-test", base_url=server.base_url("p"), max_retries=0,
-                                 http_client=httpx2.AsyncClient(transport=AiohttpTransport()), **options)
+@pytest.fixture
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    """The caller's http_client: llmswitch (like openai) leaves closing it to the caller."""
+    async with httpx2.AsyncClient(transport=AiohttpTransport()) as c:
+        yield c
 
 
-async def test_llmswitch_plain_and_stream(mock: MockServer) -> None:
-    client = aclient(mock)
+async def test_llmswitch_plain_and_stream(mock: MockServer, http: httpx2.AsyncClient) -> None:
+    client = llmswitch.AsyncOpenAI(api_key="sk-test", base_url=mock.base_url("p"), http_client=http)
     completion = await client.chat.completions.create(**BODY)
     assert completion.choices[0].message.content == "[p:m] one two three four five"
     stream = await client.chat.completions.create(**BODY, stream=True)
     pieces = [chunk.choices[0].delta.content async for chunk in stream if chunk.choices]
     assert "".join(p or "" for p in pieces) == "[p:m] one two three four five"
-    await client.close()
+    assert mock.mount("p").requests[-1].headers["authorization"] == "Bearer sk-test"
 
 
-async def test_llmswitch_sees_its_own_error_classes(mock: MockServer) -> None:
-    client = aclient(mock)
+async def test_llmswitch_sees_its_own_error_classes(mock: MockServer, http: httpx2.AsyncClient) -> None:
+    client = llmswitch.AsyncOpenAI(api_key="sk-test", base_url=mock.base_url("p"), max_retries=0, http_client=http)
     mock.mount("p").fail("429:retry-after=0")
     with pytest.raises(llmswitch.RateLimitError):
         await client.chat.completions.create(**BODY)
-    refused = llmswitch.AsyncOpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}/v1",
-                                    max_retries=0, http_client=httpx2.AsyncClient(transport=AiohttpTransport()))
-    with pytest.raises(llmswitch.APIConnectionError):
-        await refused.chat.completions.create(**BODY)
     mock.mount("p").fail("cut_stream:after=3")
     stream = await client.chat.completions.create(**BODY, stream=True)
     with pytest.raises(llmswitch.StreamInterruptedError):
         async for _ in stream:
             pass
-    await client.close()
-    await refused.close()
+    refused = llmswitch.AsyncOpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{free_port()}/v1",
+                                    max_retries=0, http_client=http)
+    with pytest.raises(llmswitch.APIConnectionError):
+        await refused.chat.completions.create(**BODY)

@@ -39,7 +39,8 @@ def test_sse_byte_by_byte_and_cr_only() -> None:
         events += decoder.feed(SSE[i : i + 1])
     assert events + decoder.close() == EXPECTED
     cr = SSEDecoder()
-    assert cr.feed(b"data: x\r\r") == [SSEEvent("x")]
+    assert cr.feed(b"data: x\r\rdata: y\r\r") == [SSEEvent("x")]  # a trailing CR may start a CRLF
+    assert cr.close() == [SSEEvent("y")]
 
 
 def test_sse_final_event_without_blank_line() -> None:

@@ -125,7 +125,7 @@ class PriceConfig(_Frozen):
     currency: Literal["CNY", "USD"] = "USD"
 
 
-_SECRET_KEY = re.compile(r"key|secret|token|password", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(^|_)(key|secret|token|password)$", re.IGNORECASE)
 
 
 class ProviderConfig(BaseModel):

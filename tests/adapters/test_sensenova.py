@@ -74,7 +74,8 @@ def test_request_maps_openai_params_to_native_fields() -> None:
     wire = make().chat_request({
         "model": MODEL,
         "messages": [{"role": "developer", "content": "be brief"},
-                     {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "there"}]}],
+                     {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                                  {"type": "text", "text": "there"}]}],
         "max_tokens": 64, "temperature": 0.7, "top_p": 0.5, "n": 1, "user": "u1", "stop": ["\n\n"],
         "repetition_penalty": 1.05, "stream_options": {"include_usage": True},
     }, stream=False)
@@ -91,8 +92,10 @@ def test_request_maps_openai_params_to_native_fields() -> None:
 def test_stream_request_and_max_completion_tokens() -> None:
     wire = make().chat_request({"model": MODEL, "messages": [{"role": "user", "content": "x"}],
                                 "max_completion_tokens": 9, "stream": True}, stream=True)
-    assert wire.stream and wire.json["stream"] is True
-    assert wire.json["max_new_tokens"] == 9 and "max_completion_tokens" not in wire.json
+    assert wire.stream
+    assert wire.json["stream"] is True
+    assert wire.json["max_new_tokens"] == 9
+    assert "max_completion_tokens" not in wire.json
 
 
 def test_tools_tool_messages_and_images() -> None:
@@ -100,23 +103,28 @@ def test_tools_tool_messages_and_images() -> None:
     messages = [
         {"role": "user", "content": [{"type": "text", "text": "what is this?"},
                                      {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
-                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}}]},
+                                     {"type": "image_url",
+                                      "image_url": {"url": "data:image/png;base64,QUJD"}}]},
         {"role": "assistant", "content": None,
-         "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
+         "tool_calls": [{"id": "call_1", "type": "function",
+                         "function": {"name": "weather", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     ]
     body = make().chat_request({"model": MODEL, "messages": messages, "tools": tools,
                                 "tool_choice": {"type": "function", "function": {"name": "weather"}}},
                                stream=False).json
-    assert body["tools"] == tools and body["tool_choice"] == {"type": "function", "function": {"name": "weather"}}
+    assert body["tools"] == tools
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "weather"}}
     assert body["messages"][0]["content"] == [{"type": "text", "text": "what is this?"},
                                               {"type": "image_url", "image_url": "https://x/cat.png"},
                                               {"type": "image_base64", "image_base64": "QUJD"}]
-    assert body["messages"][1] == {"role": "assistant", "content": "", "tool_calls": messages[1]["tool_calls"]}
+    assert body["messages"][1] == {"role": "assistant", "content": "",
+                                   "tool_calls": messages[1]["tool_calls"]}
     assert body["messages"][2] == {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
     none = make().chat_request({"model": MODEL, "messages": messages, "tools": tools, "tool_choice": "none"},
                                stream=False).json
-    assert "tools" not in none and "tool_choice" not in none
+    assert "tools" not in none
+    assert "tool_choice" not in none
 
 
 @pytest.mark.parametrize(("name", "value", "sent"), [
@@ -129,14 +137,17 @@ def test_lenient_mode_clamps_into_the_open_ranges(name: str, value: float, sent:
 
 
 @pytest.mark.parametrize(("name", "value", "range_text"), [
-    ("temperature", 0, "(0, 2]"), ("temperature", 3, "(0, 2]"), ("top_p", 1, "(0, 1)"), ("top_p", 0.0, "(0, 1)"),
+    ("temperature", 0, "(0, 2]"), ("temperature", 3, "(0, 2]"),
+    ("top_p", 1, "(0, 1)"), ("top_p", 0.0, "(0, 1)"),
 ])
 def test_strict_mode_rejects_out_of_range_values_naming_param_and_range(name: str, value: float,
                                                                         range_text: str) -> None:
     with pytest.raises(errors.UnsupportedParameterError) as info:
         make(strict=True).chat_request({"model": MODEL, "messages": [], name: value}, stream=False)
-    assert name in str(info.value) and range_text in str(info.value)
-    assert isinstance(info.value, openai.BadRequestError) and "[sn/SenseNova-V6-Turbo]" in str(info.value)
+    assert name in str(info.value)
+    assert range_text in str(info.value)
+    assert isinstance(info.value, openai.BadRequestError)
+    assert "[sn/SenseNova-V6-Turbo]" in str(info.value)
 
 
 def test_params_without_a_native_field_are_dropped_or_refused() -> None:
@@ -170,7 +181,8 @@ def _b64(part: str) -> bytes:
 
 def test_key_pair_puts_a_valid_jwt_on_the_wire() -> None:
     adapter = make(access_key_id=AK, secret_access_key=SK)
-    wire = adapter.chat_request({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}, stream=False)
+    params = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    wire = adapter.chat_request(params, stream=False)
     assert "Authorization" not in wire.headers
     seen: list[httpx2.Request] = []
 
@@ -179,7 +191,8 @@ def test_key_pair_puts_a_valid_jwt_on_the_wire() -> None:
         return httpx2.Response(200, json={"data": {"choices": [{"message": "ok", "finish_reason": "stop"}]}})
 
     with httpx2.Client(transport=httpx2.MockTransport(handler)) as client:
-        response = client.request(wire.method, wire.url, json=wire.json, headers=wire.headers, auth=adapter.auth())
+        response = client.request(wire.method, wire.url, json=wire.json, headers=wire.headers,
+                                  auth=adapter.auth())
     assert adapter.parse_chat(response, MODEL)["choices"][0]["message"]["content"] == "ok"
     scheme, token = seen[0].headers["authorization"].split(" ")
     head, payload, signature = token.split(".")
@@ -187,7 +200,8 @@ def test_key_pair_puts_a_valid_jwt_on_the_wire() -> None:
     assert _b64(signature) == hmac.new(SK.encode(), f"{head}.{payload}".encode(), hashlib.sha256).digest()
     claims = json.loads(_b64(payload))
     assert json.loads(_b64(head)) == {"alg": "HS256", "typ": "JWT"}
-    assert claims["iss"] == AK and claims["exp"] - claims["nbf"] == 1805
+    assert claims["iss"] == AK
+    assert claims["exp"] - claims["nbf"] == 1805
     assert claims["nbf"] <= time.time() < claims["exp"]
     assert token == sensenova_jwt(AK, SK, now=claims["nbf"] + 5)  # byte-for-byte the vector's algorithm
 
@@ -201,7 +215,9 @@ DOC_REPLY = {"data": {"id": "4b44cc6c-2f7b", "choices": [
 def test_parse_chat_unwraps_data_and_folds_knowledge_tokens() -> None:
     out = make().parse_chat(reply(200, DOC_REPLY), MODEL)
     ChatCompletion.model_validate(out)
-    assert out["id"] == "4b44cc6c-2f7b" and out["model"] == MODEL and out["object"] == "chat.completion"
+    assert out["id"] == "4b44cc6c-2f7b"
+    assert out["model"] == MODEL
+    assert out["object"] == "chat.completion"
     assert out["choices"][0]["message"] == {"role": "assistant", "content": "Hello! How can I help?"}
     assert out["choices"][0]["finish_reason"] == "stop"
     assert out["usage"] == {"prompt_tokens": 13, "completion_tokens": 7, "total_tokens": 20}
@@ -220,15 +236,19 @@ def test_finish_reasons_map_to_openai_values(native: str, expected: str) -> None
 
 
 def test_tool_calls_get_ids_and_json_arguments() -> None:
-    body = {"data": {"id": "r1", "choices": [{"index": 0, "role": "assistant", "message": "", "finish_reason": "stop",
+    body = {"data": {"id": "r1", "choices": [{"index": 0, "role": "assistant", "message": "",
+                                             "finish_reason": "stop",
                                              "tool_calls": [{"type": "function", "function": {
                                                  "name": "weather", "arguments": {"city": "上海"}}}]}]}}
     out = make().parse_chat(reply(200, body), MODEL)
     ChatCompletion.model_validate(out)
     choice = out["choices"][0]
-    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] is None
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["content"] is None
     call = choice["message"]["tool_calls"][0]
-    assert call["id"].startswith("call_") and len(call["id"]) > 8 and call["type"] == "function"
+    assert call["id"].startswith("call_")
+    assert len(call["id"]) > 8
+    assert call["type"] == "function"
     assert call["function"] == {"name": "weather", "arguments": '{"city": "上海"}'}
 
 
@@ -253,7 +273,8 @@ def test_stream_in_random_splits_equals_the_plain_answer(seed: int) -> None:
     for c in chunks:
         ChatCompletionChunk.model_validate(c)
     plain = adapter.parse_chat(reply(200, DOC_REPLY), MODEL)["choices"][0]["message"]["content"]
-    assert complete and text_of(chunks) == plain
+    assert complete
+    assert text_of(chunks) == plain
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert {c["id"] for c in chunks} == {"s1"}
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
@@ -264,16 +285,20 @@ def test_usage_after_the_finish_event_is_waited_for() -> None:
     raw = (_event({"delta": "Hi", "finish_reason": ""}) + _event({"delta": "", "finish_reason": "length"})
            + f"data:{json.dumps({'data': {'usage': USAGE}})}\n\n".encode() + b"data:[DONE]\n\n")
     chunks, complete = run_stream(make(), raw, 1)
-    assert complete and text_of(chunks) == "Hi"
-    assert chunks[-1]["choices"][0]["finish_reason"] == "length" and chunks[-1]["usage"]["prompt_tokens"] == 13
+    assert complete
+    assert text_of(chunks) == "Hi"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+    assert chunks[-1]["usage"]["prompt_tokens"] == 13
 
 
 def test_stream_without_done_or_finish_is_incomplete() -> None:
     raw = b"".join(_event({"delta": p, "finish_reason": ""}) for p in PIECES)
     chunks, complete = run_stream(make(), raw, 2)
-    assert text_of(chunks) == "".join(PIECES) and not complete
+    assert text_of(chunks) == "".join(PIECES)
+    assert not complete
     no_done, complete = run_stream(make(), raw + _event({"delta": "", "finish_reason": "stop"}), 3)
-    assert complete and no_done[-1]["choices"][0]["finish_reason"] == "stop"
+    assert complete
+    assert no_done[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_stream_tool_calls_are_sent_once_with_ids() -> None:
@@ -282,16 +307,21 @@ def test_stream_tool_calls_are_sent_once_with_ids() -> None:
            + _event({"delta": "", "finish_reason": "stop", "tool_calls": [call]}, USAGE) + b"data:[DONE]\n\n")
     chunks, complete = run_stream(make(), raw, 4)
     calls = [t for c in chunks for t in c["choices"][0]["delta"].get("tool_calls") or []]
-    assert complete and len(calls) == 1 and calls[0]["id"].startswith("call_") and calls[0]["index"] == 0
+    assert complete
+    assert len(calls) == 1
+    assert calls[0]["id"].startswith("call_")
+    assert calls[0]["index"] == 0
     assert calls[0]["function"] == call["function"]
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
 def test_error_event_in_stream_raises_the_right_class() -> None:
-    raw = _event({"delta": "Hi", "finish_reason": ""}) + b'data:{"error":{"code":8,"message":"too fast","details":[]}}\n\n'
+    error = b'data:{"error":{"code":8,"message":"too fast","details":[]}}\n\n'
+    raw = _event({"delta": "Hi", "finish_reason": ""}) + error
     with pytest.raises(errors.RateLimitError) as info:
         run_stream(make(), raw, 5)
-    assert info.value.status_code == 429 and info.value.code == "8"
+    assert info.value.status_code == 429
+    assert info.value.code == "8"
 
 
 # -- errors -------------------------------------------------------------------------------------------
@@ -308,16 +338,22 @@ def test_error_event_in_stream_raises_the_right_class() -> None:
     (409, 10, "aborted, try again", errors.InternalServerError, "server_error"),
     (504, 4, "deadline exceeded", errors.InternalServerError, "server_error"),
 ])
-def test_error_bodies_map_to_kinds(status: int, code: int, message: str, cls: type[Exception], kind: str) -> None:
+def test_error_bodies_map_to_kinds(status: int, code: int, message: str, cls: type[Exception],
+                                   kind: str) -> None:
     body = {"error": {"code": code, "message": message, "details": []}}
     exc = make().parse_error(reply(status, body), MODEL)
-    assert type(exc) is cls and exc.kind == kind and exc.status_code == status
-    assert exc.code == str(code) and message in str(exc) and "[sn/SenseNova-V6-Turbo]" in str(exc)
+    assert type(exc) is cls
+    assert exc.kind == kind
+    assert exc.status_code == status
+    assert exc.code == str(code)
+    assert message in str(exc)
+    assert "[sn/SenseNova-V6-Turbo]" in str(exc)
 
 
 def test_error_page_that_is_not_json() -> None:
     exc = make().parse_error(reply(503, b"<html>Service Unavailable</html>"), MODEL)
-    assert isinstance(exc, errors.InternalServerError) and "Service Unavailable" in str(exc)
+    assert isinstance(exc, errors.InternalServerError)
+    assert "Service Unavailable" in str(exc)
 
 
 @pytest.mark.parametrize(("body", "cls", "status"), [
@@ -346,14 +382,16 @@ def test_unexpected_200_body_is_a_server_error() -> None:
 def test_embeddings_request_and_response() -> None:
     adapter = make()
     wire = adapter.embeddings_request({"model": "nova-embedding-stable", "input": "hello"})
-    assert wire.url == BASE + "/llm/embeddings" and wire.json == {"model": "nova-embedding-stable", "input": ["hello"]}
+    assert wire.url == BASE + "/llm/embeddings"
+    assert wire.json == {"model": "nova-embedding-stable", "input": ["hello"]}
     body = {"embeddings": [{"index": 1, "embedding": [0.3, 0.4], "status": "success"},
                            {"index": 0, "embedding": [0.1, 0.2], "status": "success"}],
             "usage": {"prompt_tokens": 4, "total_tokens": 4}}
     out = adapter.parse_embeddings(reply(200, body, url=wire.url), "nova-embedding-stable")
     CreateEmbeddingResponse.model_validate(out)
     assert [d["embedding"] for d in out["data"]] == [[0.1, 0.2], [0.3, 0.4]]
-    assert [d["index"] for d in out["data"]] == [0, 1] and out["usage"] == {"prompt_tokens": 4, "total_tokens": 4}
+    assert [d["index"] for d in out["data"]] == [0, 1]
+    assert out["usage"] == {"prompt_tokens": 4, "total_tokens": 4}
     with pytest.raises(errors.UnsupportedParameterError):
         adapter.embeddings_request({"model": "nova-embedding-stable", "input": [[1, 2, 3]]})
 
@@ -366,30 +404,34 @@ def server() -> Any:
         yield srv
 
 
-def _client(server: MockServer, **extra: Any) -> llmswitch.OpenAI:
+@pytest.fixture
+def client(server: MockServer) -> Any:
     cfg = {"providers": {"sn": {"type": "sensenova", "access_key_id": AK, "secret_access_key": SK,
-                                "base_url": server.base_url("sn"), **extra}}}
-    return llmswitch.OpenAI(config=cfg, max_retries=0)
+                                "base_url": server.base_url("sn")}}}
+    with llmswitch.OpenAI(config=cfg, max_retries=0) as c:
+        yield c
 
 
-def test_end_to_end_plain_and_stream_with_jwt(server: MockServer) -> None:
-    client = _client(server)
+def test_end_to_end_plain_and_stream_with_jwt(server: MockServer, client: llmswitch.OpenAI) -> None:
     messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]
     # temperature 0 / top_p 1 are outside SenseNova's ranges: the mock 400s unless they were clamped
     plain = client.chat.completions.create(model=f"sn/{MODEL}", messages=messages, temperature=0, top_p=1,
                                            max_tokens=50)
     assert plain.choices[0].message.content == f"[sn:{MODEL}] hello there"
-    assert plain.choices[0].finish_reason == "stop" and plain.usage is not None and plain.usage.total_tokens == 7
+    assert plain.choices[0].finish_reason == "stop"
+    assert plain.usage is not None
+    assert plain.usage.total_tokens == 7
     chunks = list(client.chat.completions.create(model=f"sn/{MODEL}", messages=messages, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == plain.choices[0].message.content
-    assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].usage is not None
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].usage is not None
     sent = json.loads(server.mount("sn").requests[0].body)
-    assert sent["messages"][0] == {"role": "system", "content": "be brief"} and sent["max_new_tokens"] == 50
+    assert sent["messages"][0] == {"role": "system", "content": "be brief"}
+    assert sent["max_new_tokens"] == 50
     assert server.mount("sn").requests[0].headers["authorization"].count(".") == 2
 
 
-def test_end_to_end_errors(server: MockServer) -> None:
-    client = _client(server)
+def test_end_to_end_errors(server: MockServer, client: llmswitch.OpenAI) -> None:
     server.mount("sn").fail("429")
     with pytest.raises(llmswitch.RateLimitError):
         client.chat.completions.create(model=f"sn/{MODEL}", messages=[{"role": "user", "content": "x"}])
@@ -398,6 +440,7 @@ def test_end_to_end_errors(server: MockServer) -> None:
         client.chat.completions.create(model=f"sn/{MODEL}", messages=[{"role": "user", "content": "x"}])
 
 
-def test_end_to_end_embeddings(server: MockServer) -> None:
-    out = _client(server).embeddings.create(model="sn/nova-embedding-stable", input=["a", "b"])
-    assert [d.index for d in out.data] == [0, 1] and len(out.data[0].embedding) == 8
+def test_end_to_end_embeddings(client: llmswitch.OpenAI) -> None:
+    out = client.embeddings.create(model="sn/nova-embedding-stable", input=["a", "b"])
+    assert [d.index for d in out.data] == [0, 1]
+    assert len(out.data[0].embedding) == 8

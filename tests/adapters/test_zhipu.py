@@ -422,3 +422,15 @@ def test_e2e_bearer_mode_and_wrong_key(glm: MockServer) -> None:
     glm.mount("glm").api_key = KEY_ID + ".AnotherSecret"
     with client_for(glm) as client, pytest.raises(llmswitch.AuthenticationError):
         client.chat.completions.create(model="glm/glm-4-air", messages=MESSAGES)
+
+
+async def test_e2e_async_client_signs_too(glm: MockServer) -> None:
+    provider = {"type": "zhipu", "api_key": KEY, "base_url": glm.base_url("glm")}
+    async with llmswitch.AsyncOpenAI(config={"providers": {"glm": provider}}, max_retries=0) as client:
+        plain = await client.chat.completions.create(model="glm/glm-4-flash", messages=MESSAGES)
+        stream = await client.chat.completions.create(model="glm/glm-4-flash", messages=MESSAGES, stream=True)
+        text = "".join([c.choices[0].delta.content or "" async for c in stream])
+    assert text == plain.choices[0].message.content == "[glm:glm-4-flash] 你好"
+    decoded = decode_jwt(glm.mount("glm").requests[-1].headers["authorization"][7:])
+    assert decoded is not None
+    assert decoded[0]["sign_type"] == "SIGN"

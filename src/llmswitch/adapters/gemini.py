@@ -503,6 +503,7 @@ def to_schema(node: Any, defs: dict[str, Any] | None = None, depth: int = 0) -> 
         elif key in ("anyOf", "oneOf") and isinstance(value, list):
             options = [to_schema(sub, defs, depth + 1) for sub in value]
             if any(o.get("type") == "null" for o in options if isinstance(o, dict)):
+                out["nullable"] = True
                 options = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
             if len(options) == 1 and isinstance(options[0], dict):
                 out.update(options[0])

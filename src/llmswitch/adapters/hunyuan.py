@@ -55,7 +55,7 @@ _KIND_STATUS: dict[str, int] = {
 
 # OpenAI parameters with a native home, and those that carry nothing worth rejecting over
 _MAPPED = frozenset({"model", "messages", "stream", "temperature", "top_p", "seed", "stop", "tools",
-                     "tool_choice", "extra_body"})
+                     "tool_choice"})
 _HARMLESS = frozenset({"stream_options", "user", "store", "metadata", "service_tier", "parallel_tool_calls"})
 _RENAMED = {"temperature": "Temperature", "top_p": "TopP", "seed": "Seed"}
 
@@ -117,9 +117,6 @@ class HunyuanAdapter(Adapter):
                 continue
             elif self.provider.strict:
                 raise self.rejected(f"parameter {name!r} is not supported by Hunyuan", model)
-        extra = params.get("extra_body")
-        if isinstance(extra, Mapping):
-            body.update(extra)
         return WireRequest("POST", self.url("/"), self._headers(CHAT_ACTION), body, stream=stream)
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
@@ -328,10 +325,10 @@ class HunyuanStream(StreamTranslator):
             if delta:
                 out.append(self._chunk(delta))
             reason = choice.get("FinishReason")
-            if reason:
-                out.append(self._chunk({}, finish_reason(reason, bool(self._calls))))
-                if self._usage is not None:
-                    out.append(chunk(id=self._id, model=self.model, usage=self._usage, created=self._created))
+            if reason:  # the tail packet: finish reason and the final usage on one chunk
+                out.append(chunk(id=self._id, model=self.model, delta={},
+                                 finish_reason=finish_reason(reason, bool(self._calls)), usage=self._usage,
+                                 created=self._created))
                 self.complete = True
         return out
 
@@ -343,8 +340,8 @@ class HunyuanStream(StreamTranslator):
                 self.adapter._unwrap(self.response, body, self.model)
         return []
 
-    def _chunk(self, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-        return chunk(id=self._id, model=self.model, delta=delta, finish_reason=reason, created=self._created)
+    def _chunk(self, delta: dict[str, Any]) -> dict[str, Any]:
+        return chunk(id=self._id, model=self.model, delta=delta, created=self._created)
 
     def _delta(self, native: Mapping[str, Any]) -> dict[str, Any]:
         delta: dict[str, Any] = {}

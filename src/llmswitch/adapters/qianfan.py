@@ -54,7 +54,7 @@ _STATUS_OVERRIDES: dict[int, int] = {2: 503, 336100: 503}  # unavailable / high 
 _NATIVE = frozenset({"penalty_score", "disable_search", "enable_citation", "enable_trace", "user_id",
                      "min_output_tokens", "functions"})
 _MAPPED = frozenset({"model", "messages", "stream", "temperature", "top_p", "max_tokens",
-                     "max_completion_tokens", "stop", "user", "extra_body"})
+                     "max_completion_tokens", "stop", "user"})
 _HARMLESS = frozenset({"stream_options", "store", "metadata", "service_tier", "parallel_tool_calls"})
 
 
@@ -133,9 +133,6 @@ class QianfanAdapter(Adapter):
                 continue
             elif self.provider.strict:  # tools (v1 legacy functions not covered), response_format, …
                 raise self.rejected(f"parameter {name!r} is not supported by Qianfan v1", model)
-        extra = params.get("extra_body")
-        if isinstance(extra, Mapping):
-            body.update(extra)
         url = self.url(f"/chat/{self.endpoint(model)}")
         return WireRequest("POST", url, self._headers(), body, stream=stream)
 
@@ -180,7 +177,11 @@ class QianfanAdapter(Adapter):
         turns: list[dict[str, str]] = []
         for message in raw:
             role = str(message.get("role"))
-            text = _text(message.get("content"))
+            content = message.get("content")
+            if self.provider.strict and isinstance(content, list) and any(
+                    isinstance(p, Mapping) and p.get("type") != "text" for p in content):
+                raise self.rejected("Qianfan v1 chat takes text only (no images)", model)
+            text = _text(content)
             if role in ("system", "developer"):
                 system.append(text)
                 continue
@@ -311,11 +312,9 @@ class QianfanStream(StreamTranslator):
                 delta = {"role": "assistant", **delta}
                 self._started = True
             out.append(chunk(id=self._id, model=self.model, delta=delta, created=self._created))
-        if obj.get("is_end"):
+        if obj.get("is_end"):  # finish reason and the final usage on one chunk
             out.append(chunk(id=self._id, model=self.model, delta={}, finish_reason=finish_reason(obj),
-                             created=self._created))
-            if self._usage is not None:
-                out.append(chunk(id=self._id, model=self.model, usage=self._usage, created=self._created))
+                             usage=self._usage, created=self._created))
             self.complete = True
         return out
 
