@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from llmswitch.testing import MockServer
+
 
 @pytest.fixture
 def server() -> Iterator[MockServer]:

@@ -26,7 +26,7 @@ def server() -> Iterator[MockServer]:
 
 
 def test_required_presets_exist() -> None:
-    assert REQUIRED <= set(preset_names())
+    assert set(preset_names()) >= REQUIRED
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -164,7 +164,7 @@ def test_deepseek_keepalive_comments_ignored() -> None:
             _sse({**base, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}),
             b"data: [DONE]\n\n"]
     chunks = _stream_through(body, "deepseek")
-    assert [c.choices[0].delta.content for c in chunks if c.choices][0] == "a"
+    assert next(c.choices[0].delta.content for c in chunks if c.choices) == "a"
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 2
 
 

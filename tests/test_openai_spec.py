@@ -11,7 +11,6 @@ import pytest
 import llmswitch
 from llmswitch.catalog import get_preset, preset_names
 from llmswitch.testing import MockServer
-
 from support import SHARED
 
 SPEC = SHARED / "specs" / "openai-openapi.yaml"

@@ -44,7 +44,33 @@ _LAZY: dict[str, str] = {
     },
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AllTargetsFailedError",
+    "AsyncOpenAI",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigError",
+    "ConflictError",
+    "ContentFilterError",
+    "ContextWindowExceededError",
+    "InternalServerError",
+    "LLMSwitchError",
+    "NotFoundError",
+    "OpenAI",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RouteInfo",
+    "Settings",
+    "StreamInterruptedError",
+    "UnprocessableEntityError",
+    "UnsupportedParameterError",
+    "__version__",
+    "load_config",
+    "route_info",
+]
 
 if TYPE_CHECKING:
     from .client import AsyncOpenAI, OpenAI, route_info

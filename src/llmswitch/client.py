@@ -23,7 +23,7 @@ from . import config as config_module
 from . import errors
 from ._stream import AsyncStream, Opened, Stream, StreamCore, open_async, open_sync
 from .adapters.base import Adapter, WireRequest
-from .router import CallPlan, Fail, Hook, Router, RouteInfo, Sleep, Try
+from .router import CallPlan, Fail, Hook, RouteInfo, Router, Sleep, Try
 from .transport import AsyncTransport, SyncTransport
 
 __all__ = ["AsyncOpenAI", "OpenAI", "route_info"]

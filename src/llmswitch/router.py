@@ -13,6 +13,7 @@ within the retry budget. A Retry-After longer than the remaining deadline is nev
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,7 +28,7 @@ from .config import Policy, Settings
 from .policies import Candidate, CircuitBreaker, LatencyTracker, RetryBudget, backoff_delay, order_targets
 from .transport import Deadline
 
-__all__ = ["CallPlan", "Fail", "Router", "RouteInfo", "Sleep", "Target", "Try"]
+__all__ = ["CallPlan", "Fail", "RouteInfo", "Router", "Sleep", "Target", "Try"]
 
 CNY_PER_USD = 7.2  # for ranking and reporting costs across currencies; override per model in the file
 _RETRYABLE = frozenset({"rate_limit", "server_error", "timeout", "connection", "conflict"})
@@ -301,8 +302,8 @@ class CallPlan:
 
     def _final(self, error: BaseException) -> BaseException:
         self.router.emit("on_failure", self.info, error)
-        if self.single or len([a for a in self.info.attempts if a.error is not None]) <= 1 \
-                and len(self.targets) <= 1:
+        if self.single or (len([a for a in self.info.attempts if a.error is not None]) <= 1 \
+                and len(self.targets) <= 1):
             _attach(error, self.info)
             return error
         failure = errors.AllTargetsFailedError(self.name, self.info.attempts)
@@ -322,10 +323,8 @@ class CallPlan:
 
 
 def _attach(error: BaseException, info: RouteInfo) -> None:
-    try:
+    with contextlib.suppress(AttributeError):
         error.route_info = info  # type: ignore[attr-defined]
-    except AttributeError:
-        pass
 
 
 def _kind_of(error: BaseException) -> str:

@@ -54,7 +54,9 @@ class Range:
     def __str__(self) -> str:
         left = "(" if self.low_open else "["
         right = ")" if self.high_open else "]"
-        return f"{left}{self.low if self.low is not None else '-inf'}, {self.high if self.high is not None else 'inf'}{right}"
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"{left}{low}, {high}{right}"
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ PRESETS: tuple[Preset, ...] = (
     _compatible(
         "doubao", "https://ark.cn-beijing.volces.com/api/v3", "ARK_API_KEY", "ByteDance Doubao (Volcengine Ark)",
         quirks=Quirks(rename=_LEGACY_MAX, unsupported=_OPENAI_ONLY,
-                      error_codes={"OutofContextError": "context_window", "SensitiveContentDetected": "content_filter"}),
+                      error_codes={"OutofContextError": "context_window",
+                                   "SensitiveContentDetected": "content_filter"}),
         models={
             "doubao-1-5-pro-32k-250115": _cny(32_768, 0.8, 2.0),
             "doubao-1-5-pro-256k-250115": _cny(262_144, 5.0, 9.0),

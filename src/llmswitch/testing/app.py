@@ -17,7 +17,7 @@ from .protocols import mock_protocol
 from .protocols.base import MockProtocol, MockRequest, Rendered
 from .scenario import Fault, MockCall, Script, reply_for
 
-__all__ = ["Mount", "MockApp", "Planned"]
+__all__ = ["MockApp", "Mount", "Planned"]
 
 
 @dataclass

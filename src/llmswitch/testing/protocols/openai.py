@@ -41,7 +41,8 @@ class OpenAIProtocol(MockProtocol):
         if path.endswith("/embeddings"):
             body = request.json()
             inputs = body.get("input")
-            return MockCall("embeddings", body.get("model", ""), inputs=[inputs] if isinstance(inputs, str) else list(inputs))
+            texts = [inputs] if isinstance(inputs, str) else list(inputs)
+            return MockCall("embeddings", body.get("model", ""), inputs=texts)
         return None
 
     def _usage(self, reply: Reply) -> dict[str, int]:
@@ -87,7 +88,8 @@ class OpenAIProtocol(MockProtocol):
                 events.append(sse(self._chunk(call, {"tool_calls": [head]})))
                 half = len(t.arguments) // 2
                 for part in (t.arguments[:half], t.arguments[half:]):
-                    events.append(sse(self._chunk(call, {"tool_calls": [{"index": i, "function": {"arguments": part}}]})))
+                    delta = {"tool_calls": [{"index": i, "function": {"arguments": part}}]}
+                    events.append(sse(self._chunk(call, delta)))
         else:
             events += [sse(self._chunk(call, {"content": piece})) for piece in split_words(reply.text)]
         if not finish:
