@@ -56,7 +56,7 @@ def _httpx_errors(request: httpx2.Request) -> Iterator[None]:
     """Re-raise aiohttp's exceptions as httpx2's, so callers catch one family only."""
     try:
         yield
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # noqa: UP041  # distinct on 3.10
         mapped = _mapped(exc, request)
         if mapped is None:  # pragma: no cover - the table ends with both catch-alls
             raise

@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent import futures
 from typing import Any, TypeVar
 
 import httpx2
@@ -24,7 +25,7 @@ from . import errors
 from ._stream import AsyncStream, Opened, Stream, StreamCore, open_async, open_sync
 from .adapters.base import Adapter, WireRequest
 from .router import CallPlan, Fail, Hook, RouteInfo, Router, Sleep, Try
-from .transport import AsyncTransport, SyncTransport
+from .transport import AsyncTransport, SyncTransport, connection_error
 
 __all__ = ["AsyncOpenAI", "OpenAI", "route_info"]
 
@@ -32,6 +33,8 @@ M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 _TRANSPORT_KEYS = ("extra_headers", "extra_query", "extra_body", "timeout")
 _ATTEMPT_ERRORS = (errors.APIStatusError, errors.APIConnectionError)
+_TIMEOUT_FIELDS = frozenset({"connect", "read", "first_token", "idle", "total"})
+HEDGE_THREADS = 8  # sync hedging runs the racing attempts on a small per-client pool
 
 
 def route_info(obj: object) -> RouteInfo | None:
@@ -44,7 +47,7 @@ def _build(cls: type[M], data: dict[str, Any]) -> M:
     try:
         return cls.model_validate(data)
     except ValidationError:
-        return cls.construct(**data)  # type: ignore[no-any-return]  # openai's lenient, recursive construct
+        return cls.construct(**data)  # openai's lenient, recursive construct
 
 
 def _given(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,13 +55,22 @@ def _given(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if not isinstance(v, (openai.NotGiven, openai.Omit))}
 
 
-def _timeout_seconds(value: Any) -> float | None:
+def _timeouts(value: Any) -> dict[str, float | None] | None:
+    """A ``timeout=`` as limit overrides: seconds bound the whole call (every attempt, backoff and
+    fallback); an ``httpx2.Timeout`` sets connect and the per-read waits (read, first_token,
+    idle); a mapping names fields of the providers file's ``timeouts``."""
     if value is None or isinstance(value, (openai.NotGiven, openai.Omit)):
         return None
-    if isinstance(value, httpx2.Timeout):
-        parts = [v for v in (value.read, value.connect, value.write) if v is not None]
-        return max(parts) if parts else None
-    return float(value)
+    if isinstance(value, Mapping):
+        unknown = set(value) - _TIMEOUT_FIELDS
+        if unknown:
+            raise ValueError(f"unknown timeout field(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(_TIMEOUT_FIELDS))}")
+        return {k: None if v is None else float(v) for k, v in value.items()}
+    if hasattr(value, "connect") and hasattr(value, "read"):  # httpx2.Timeout (or httpx.Timeout)
+        read = value.read
+        return {"connect": value.connect, "read": read, "first_token": read, "idle": read}
+    return {"total": float(value)}
 
 
 def _apply_extras(wire: WireRequest, extras: Mapping[str, Any]) -> WireRequest:
@@ -77,7 +89,7 @@ class _Settings:
     """What both clients resolve from their constructor arguments."""
 
     def __init__(self, *, api_key: str | Callable[[], str] | None, base_url: str | httpx2.URL | None,
-                 organization: str | None, project: str | None, timeout: Any, max_retries: int,
+                 organization: str | None, project: str | None, timeout: Any, max_retries: int | None,
                  default_headers: Mapping[str, str] | None, default_query: Mapping[str, object] | None,
                  config: Any, strict: bool) -> None:
         source = config if config is not None else os.environ.get("LLMSWITCH_CONFIG")
@@ -94,7 +106,7 @@ class _Settings:
             settings = self._with_openai(settings, key, url, headers, strict, default_query)
             self.default_provider = "openai"
         self.settings = settings
-        self.timeout = _timeout_seconds(timeout)
+        self.timeout = _timeouts(timeout)
         self.max_retries = max_retries
         self.options = dict(api_key=api_key, base_url=base_url, organization=organization, project=project,
                             timeout=timeout, max_retries=max_retries, default_headers=default_headers,
@@ -131,10 +143,11 @@ class _Client:
 
     _router: Router
 
-    def _init(self, resolved: _Settings, hooks: Mapping[str, Hook] | None, router: Router | None) -> None:
+    def _init(self, resolved: _Settings, hooks: Mapping[str, Hook] | None, router: Router | None,
+              clock: Callable[[], float] | None = None) -> None:
         self._resolved = resolved
         self._router = router or Router(resolved.settings, default_provider=resolved.default_provider,
-                                        hooks=hooks)
+                                        hooks=hooks, clock=clock or time.monotonic)
         self._hooks = hooks
 
     @property
@@ -145,10 +158,10 @@ class _Client:
     def router(self) -> Router:
         return self._router
 
-    def _plan(self, operation: str, params: dict[str, Any], timeout: Any) -> CallPlan:
-        seconds = _timeout_seconds(timeout)
-        return self._router.plan(str(params.get("model", "")), params, operation=operation,
-                                 timeout=seconds if seconds is not None else self._resolved.timeout,
+    def _plan(self, operation: str, params: dict[str, Any], timeout: Any, stream: bool = False) -> CallPlan:
+        overrides = _timeouts(timeout)
+        return self._router.plan(str(params.get("model", "")), params, operation=operation, stream=stream,
+                                 timeout=overrides if overrides is not None else self._resolved.timeout,
                                  max_retries=self._resolved.max_retries)
 
     @staticmethod
@@ -179,16 +192,11 @@ class _Client:
             return adapter.parse_embeddings(response, model)
         return adapter.parse_chat(response, model)
 
-    def _finish(self, plan: CallPlan, step: Try, data: dict[str, Any], cls: type[M]) -> M:
-        plan.info.price(step.target.info, data.get("usage"))
+    def _finish(self, plan: CallPlan, data: dict[str, Any], cls: type[M]) -> M:
+        plan.priced(data.get("usage"))
         result = _build(cls, data)
         object.__setattr__(result, "_llmswitch", plan.info)
         return result
-
-    def _stream_ended(self, plan: CallPlan, step_holder: list[Try]) -> Callable[[StreamCore], None]:
-        def ended(core: StreamCore) -> None:
-            plan.info.price(step_holder[0].target.info, core.usage)
-        return ended
 
     def _models(self) -> list[Model]:
         """What the config routes to: every route alias, and each provider's known models."""
@@ -202,6 +210,20 @@ class _Client:
                 key = f"{name}/{model}"
                 seen[key] = Model(id=key, created=0, object="model", owned_by=name)
         return list(seen.values())
+
+
+def _hedged(plan: CallPlan) -> bool:
+    return plan.hedge_after is not None and len(plan.targets) > 1
+
+
+def _discard_sync(future: futures.Future[Any]) -> None:
+    """A hedge that lost but finished anyway: close what it opened."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    result = future.result()
+    if isinstance(result, Opened):
+        result.core.release()
+        result.core.response.close()
 
 
 # -- sync -------------------------------------------------------------------------------------------
@@ -244,21 +266,32 @@ class _Models:
 
 
 class OpenAI(_Client):
-    """Drop-in for ``openai.OpenAI``, plus ``config=`` (a providers file path, a dict, or Settings)."""
+    """Drop-in for ``openai.OpenAI``, plus:
+
+    - ``config=``: a providers file path, a dict, or loaded Settings;
+    - ``hooks=``: ``{"on_attempt": fn, "on_fallback": fn, "on_success": fn, "on_failure": fn}``
+      (signatures in :mod:`llmswitch.router`);
+    - ``sleep=`` / ``clock=``: injectable waiting and time, for tests.
+
+    ``max_retries`` (openai's; None keeps the file's ``retry.max_attempts``, default 2 retries)
+    applies to direct ``provider/model`` calls and to routes that do not set it themselves.
+    """
 
     def __init__(self, *, api_key: str | Callable[[], str] | None = None, organization: str | None = None,
                  project: str | None = None, base_url: str | httpx2.URL | None = None, timeout: Any = None,
-                 max_retries: int = 2, default_headers: Mapping[str, str] | None = None,
+                 max_retries: int | None = None, default_headers: Mapping[str, str] | None = None,
                  default_query: Mapping[str, object] | None = None, http_client: httpx2.Client | None = None,
                  config: Any = None, strict: bool = False, hooks: Mapping[str, Hook] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, **_unused: Any) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None,
+                 **_unused: Any) -> None:
         resolved = _Settings(api_key=api_key, base_url=base_url, organization=organization, project=project,
                              timeout=timeout, max_retries=max_retries, default_headers=default_headers,
                              default_query=default_query, config=config, strict=strict)
-        self._init(resolved, hooks, None)
+        self._init(resolved, hooks, None, clock)
         self._transport = SyncTransport(resolved.settings.providers, http_client)
         self._sleep = sleep
         self._http_client = http_client
+        self._pool: futures.ThreadPoolExecutor | None = None
         self.chat = _Chat(self)
         self.embeddings = _Embeddings(self)
         self.models = _Models(self)
@@ -270,85 +303,151 @@ class OpenAI(_Client):
         if {"api_key", "base_url", "config", "default_headers", "default_query", "strict",
                 "organization", "project"} & options.keys():
             resolved = _Settings(**{**merged, "config": options.get("config", self.settings)})
-            clone._init(resolved, self._hooks, None)
+            clone._init(resolved, self._hooks, None, self._router.clock)
             clone._transport = SyncTransport(resolved.settings.providers, self._http_client)
         else:
             resolved = _Settings.__new__(_Settings)
             resolved.__dict__.update(self._resolved.__dict__)
-            resolved.timeout = _timeout_seconds(merged.get("timeout"))
-            resolved.max_retries = int(merged.get("max_retries", 2))
+            resolved.timeout = _timeouts(merged.get("timeout"))
+            resolved.max_retries = merged.get("max_retries")
             resolved.options = merged
             clone._init(resolved, self._hooks, self._router)
             clone._transport = self._transport
-        clone._sleep, clone._http_client = self._sleep, self._http_client
+        clone._sleep, clone._http_client, clone._pool = self._sleep, self._http_client, None
         clone.chat, clone.embeddings, clone.models = _Chat(clone), _Embeddings(clone), _Models(clone)
         return clone
 
+    # -- the one retry loop, sync --------------------------------------------------------------
     def _drive(self, plan: CallPlan, attempt: Callable[[Try], R], *, stream: bool = False) -> R:
+        if _hedged(plan):
+            return self._drive_hedged(plan, attempt, stream)
         clock = self._router.clock
         while True:
-            step = plan.next_step(stream=stream)
+            step = plan.next_step()
             if isinstance(step, Fail):
                 raise step.error
             if isinstance(step, Sleep):
                 self._sleep(step.seconds)
                 continue
-            self._router.emit("on_attempt_start", plan.info, step.target.key)
             started = clock()
             try:
                 result = attempt(step)
             except _ATTEMPT_ERRORS as exc:
-                wait = plan.failed(step, exc, clock() - started)
-                if wait is not None:
-                    self._sleep(wait.seconds)
+                plan.failed(step, exc, clock() - started)
                 continue
+            except BaseException:
+                plan.released(step, clock() - started, "aborted")
+                raise
             elapsed = clock() - started
             plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
             return result
 
+    def _drive_hedged(self, plan: CallPlan, attempt: Callable[[Try], R], stream: bool) -> R:
+        """Race attempts on a small thread pool: when the first has produced nothing after
+        ``hedge_after`` seconds, the next target starts too (at most two in flight); the first
+        to succeed wins and the others are aborted (their sockets shut down) and released."""
+        if self._pool is None:
+            self._pool = futures.ThreadPoolExecutor(HEDGE_THREADS, thread_name_prefix="llmswitch-hedge")
+        pool, clock, hedge_after = self._pool, self._router.clock, plan.hedge_after or 0.0
+        running: dict[futures.Future[R], tuple[Try, float]] = {}
+        last_start, can_hedge = 0.0, True
+
+        def start(step: Try) -> None:
+            nonlocal last_start
+            running[pool.submit(attempt, step)] = (step, clock())
+            last_start = time.monotonic()
+
+        try:
+            while True:
+                if not running:
+                    step = plan.next_step()
+                    if isinstance(step, Fail):
+                        raise step.error
+                    if isinstance(step, Sleep):
+                        self._sleep(step.seconds)
+                        continue
+                    start(step)
+                wait = max(last_start + hedge_after - time.monotonic(), 0.0) \
+                    if can_hedge and len(running) < 2 else None
+                done, _ = futures.wait(running, timeout=wait, return_when=futures.FIRST_COMPLETED)
+                if not done:
+                    hedge = plan.hedge_step()
+                    if hedge is None:
+                        can_hedge = False
+                    else:
+                        start(hedge)
+                    continue
+                for future in done:
+                    step, started = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        elapsed = clock() - started
+                        self._abandon(plan, running)
+                        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+                        return future.result()
+                    if not isinstance(error, _ATTEMPT_ERRORS):
+                        plan.released(step, clock() - started, "aborted")
+                        raise error
+                    plan.failed(step, error, clock() - started)
+        finally:
+            self._abandon(plan, running)
+
+    def _abandon(self, plan: CallPlan, running: dict[futures.Future[Any], tuple[Try, float]]) -> None:
+        clock = self._router.clock
+        for future, (step, started) in running.items():
+            step.slot.cancel()
+            future.cancel()
+            future.add_done_callback(_discard_sync)
+            plan.released(step, clock() - started)
+        running.clear()
+
     def _send(self, step: Try, wire: WireRequest) -> httpx2.Response:
-        return self._transport.send(step.target.provider, wire, step.deadline, step.target.adapter.auth(),
-                                    step.target.model)
+        response = self._transport.send(step.target.provider, wire, step.deadline, step.target.adapter.auth(),
+                                        step.target.model)
+        step.slot.attach(response)
+        return response
 
     def _chat(self, params: Mapping[str, Any]) -> ChatCompletion | Stream[ChatCompletionChunk]:
         body, extras = self._split(params)
         stream = bool(body.pop("stream", False))
-        plan = self._plan("chat", body, extras.get("timeout"))
+        plan = self._plan("chat", body, extras.get("timeout"), stream)
         if not stream:
-            def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+            def attempt(step: Try) -> dict[str, Any]:
                 response = self._send(step, self._wire(step, body, extras, "chat", False))
-                return step, self._parse(step.target.adapter, response, step.target.model, "chat")
+                return self._parse(step.target.adapter, response, step.target.model, "chat")
 
-            step, data = self._drive(plan, attempt)
-            return self._finish(plan, step, data, ChatCompletion)
-
-        holder: list[Try] = []
+            return self._finish(plan, self._drive(plan, attempt), ChatCompletion)
 
         def open_stream(step: Try) -> Opened:
+            started = time.monotonic()
             response = self._send(step, self._wire(step, body, extras, "chat", True))
-            adapter = step.target.adapter
+            adapter, model = step.target.adapter, step.target.model
             if response.status_code >= 400:
-                response.read()
-                response.close()
-                raise adapter.parse_error(response, step.target.model)
-            holder[:] = [step]
-            return open_sync(StreamCore(response, adapter, step.target.model), step)
+                try:
+                    response.read()
+                except httpx2.TransportError as exc:
+                    raise connection_error(exc, response.request, step.target.provider.name, model) from exc
+                finally:
+                    response.close()
+                raise adapter.parse_error(response, model)
+            return open_sync(StreamCore(response, adapter, model, step.deadline, started))
 
         opened = self._drive(plan, open_stream, stream=True)
-        return Stream(opened, plan, lambda d: _build(ChatCompletionChunk, d), self._stream_ended(plan, holder))
+        return Stream(opened, plan, lambda d: _build(ChatCompletionChunk, d))
 
     def _embed(self, params: Mapping[str, Any]) -> CreateEmbeddingResponse:
         body, extras = self._split(params)
         plan = self._plan("embeddings", body, extras.get("timeout"))
 
-        def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+        def attempt(step: Try) -> dict[str, Any]:
             response = self._send(step, self._wire(step, body, extras, "embeddings", False))
-            return step, self._parse(step.target.adapter, response, step.target.model, "embeddings")
+            return self._parse(step.target.adapter, response, step.target.model, "embeddings")
 
-        step, data = self._drive(plan, attempt)
-        return self._finish(plan, step, data, CreateEmbeddingResponse)
+        return self._finish(plan, self._drive(plan, attempt), CreateEmbeddingResponse)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._transport.close()
 
     def __enter__(self) -> OpenAI:
@@ -389,20 +488,34 @@ class _AsyncModels:
         return ModelPage(self._client._models())
 
 
+_CLOSING: set[asyncio.Task[Any]] = set()  # keeps loser clean-up tasks alive until they finish
+
+
+def _discard_async(task: asyncio.Task[Any]) -> None:
+    """A hedge that lost but finished anyway: close what it opened (and retrieve its error)."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    result = task.result()
+    if isinstance(result, Opened):
+        closing = asyncio.ensure_future(result.core.response.aclose())
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
+
+
 class AsyncOpenAI(_Client):
     """Drop-in for ``openai.AsyncOpenAI``: the same routing, awaitable and async-iterable."""
 
     def __init__(self, *, api_key: str | Callable[[], str] | None = None, organization: str | None = None,
                  project: str | None = None, base_url: str | httpx2.URL | None = None, timeout: Any = None,
-                 max_retries: int = 2, default_headers: Mapping[str, str] | None = None,
+                 max_retries: int | None = None, default_headers: Mapping[str, str] | None = None,
                  default_query: Mapping[str, object] | None = None,
                  http_client: httpx2.AsyncClient | None = None, config: Any = None, strict: bool = False,
-                 hooks: Mapping[str, Hook] | None = None,
-                 sleep: Callable[[float], Any] = asyncio.sleep, **_unused: Any) -> None:
+                 hooks: Mapping[str, Hook] | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
+                 clock: Callable[[], float] | None = None, **_unused: Any) -> None:
         resolved = _Settings(api_key=api_key, base_url=base_url, organization=organization, project=project,
                              timeout=timeout, max_retries=max_retries, default_headers=default_headers,
                              default_query=default_query, config=config, strict=strict)
-        self._init(resolved, hooks, None)
+        self._init(resolved, hooks, None, clock)
         self._transport = AsyncTransport(resolved.settings.providers, http_client)
         self._sleep = sleep
         self.chat = _AsyncChat(self)
@@ -414,18 +527,21 @@ class AsyncOpenAI(_Client):
         resolved = _Settings.__new__(_Settings)
         resolved.__dict__.update(self._resolved.__dict__)
         merged = {**self._resolved.options, **options}
-        resolved.timeout = _timeout_seconds(merged.get("timeout"))
-        resolved.max_retries = int(merged.get("max_retries", 2))
+        resolved.timeout = _timeouts(merged.get("timeout"))
+        resolved.max_retries = merged.get("max_retries")
         resolved.options = merged
         clone._init(resolved, self._hooks, self._router)
         clone._transport, clone._sleep = self._transport, self._sleep
         clone.chat, clone.embeddings, clone.models = _AsyncChat(clone), _AsyncEmbeddings(clone), _AsyncModels(clone)
         return clone
 
+    # -- the one retry loop, async --------------------------------------------------------------
     async def _drive(self, plan: CallPlan, attempt: Callable[[Try], Any], *, stream: bool = False) -> Any:
+        if _hedged(plan):
+            return await self._drive_hedged(plan, attempt, stream)
         clock = self._router.clock
         while True:
-            step = plan.next_step(stream=stream)
+            step = plan.next_step()
             if isinstance(step, Fail):
                 raise step.error
             if isinstance(step, Sleep):
@@ -435,55 +551,113 @@ class AsyncOpenAI(_Client):
             try:
                 result = await attempt(step)
             except _ATTEMPT_ERRORS as exc:
-                wait = plan.failed(step, exc, clock() - started)
-                if wait is not None:
-                    await self._sleep(wait.seconds)
+                plan.failed(step, exc, clock() - started)
                 continue
+            except BaseException:
+                plan.released(step, clock() - started, "aborted")
+                raise
             elapsed = clock() - started
             plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
             return result
 
+    async def _drive_hedged(self, plan: CallPlan, attempt: Callable[[Try], Any], stream: bool) -> Any:
+        """Race attempts as tasks: the next target starts when nothing arrived after
+        ``hedge_after`` (at most two in flight); the first success wins, the others are cancelled."""
+        clock, hedge_after = self._router.clock, plan.hedge_after or 0.0
+        loop = asyncio.get_running_loop()
+        running: dict[asyncio.Task[Any], tuple[Try, float]] = {}
+        last_start, can_hedge = 0.0, True
+
+        def start(step: Try) -> None:
+            nonlocal last_start
+            running[asyncio.ensure_future(attempt(step))] = (step, clock())
+            last_start = loop.time()
+
+        try:
+            while True:
+                if not running:
+                    step = plan.next_step()
+                    if isinstance(step, Fail):
+                        raise step.error
+                    if isinstance(step, Sleep):
+                        await self._sleep(step.seconds)
+                        continue
+                    start(step)
+                wait = max(last_start + hedge_after - loop.time(), 0.0) if can_hedge and len(running) < 2 else None
+                done, _ = await asyncio.wait(running, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    hedge = plan.hedge_step()
+                    if hedge is None:
+                        can_hedge = False
+                    else:
+                        start(hedge)
+                    continue
+                for task in done:
+                    step, started = running.pop(task)
+                    error = task.exception()
+                    if error is None:
+                        elapsed = clock() - started
+                        self._abandon(plan, running)
+                        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+                        return task.result()
+                    if not isinstance(error, _ATTEMPT_ERRORS):
+                        plan.released(step, clock() - started, "aborted")
+                        raise error
+                    plan.failed(step, error, clock() - started)
+        finally:
+            self._abandon(plan, running)
+
+    def _abandon(self, plan: CallPlan, running: dict[asyncio.Task[Any], tuple[Try, float]]) -> None:
+        clock = self._router.clock
+        for task, (step, started) in running.items():
+            task.cancel()
+            task.add_done_callback(_discard_async)
+            plan.released(step, clock() - started)
+        running.clear()
+
     async def _send(self, step: Try, wire: WireRequest) -> httpx2.Response:
-        return await self._transport.send(step.target.provider, wire, step.deadline, step.target.adapter.auth(),
-                                          step.target.model)
+        response = await self._transport.send(step.target.provider, wire, step.deadline,
+                                              step.target.adapter.auth(), step.target.model)
+        step.slot.attach(response)
+        return response
 
     async def _chat(self, params: Mapping[str, Any]) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
         body, extras = self._split(params)
         stream = bool(body.pop("stream", False))
-        plan = self._plan("chat", body, extras.get("timeout"))
+        plan = self._plan("chat", body, extras.get("timeout"), stream)
         if not stream:
-            async def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+            async def attempt(step: Try) -> dict[str, Any]:
                 response = await self._send(step, self._wire(step, body, extras, "chat", False))
-                return step, self._parse(step.target.adapter, response, step.target.model, "chat")
+                return self._parse(step.target.adapter, response, step.target.model, "chat")
 
-            step, data = await self._drive(plan, attempt)
-            return self._finish(plan, step, data, ChatCompletion)
-
-        holder: list[Try] = []
+            return self._finish(plan, await self._drive(plan, attempt), ChatCompletion)
 
         async def open_stream(step: Try) -> Opened:
+            started = time.monotonic()
             response = await self._send(step, self._wire(step, body, extras, "chat", True))
-            adapter = step.target.adapter
+            adapter, model = step.target.adapter, step.target.model
             if response.status_code >= 400:
-                await response.aread()
-                await response.aclose()
-                raise adapter.parse_error(response, step.target.model)
-            holder[:] = [step]
-            return await open_async(StreamCore(response, adapter, step.target.model), step)
+                try:
+                    await response.aread()
+                except httpx2.TransportError as exc:
+                    raise connection_error(exc, response.request, step.target.provider.name, model) from exc
+                finally:
+                    await response.aclose()
+                raise adapter.parse_error(response, model)
+            return await open_async(StreamCore(response, adapter, model, step.deadline, started))
 
         opened = await self._drive(plan, open_stream, stream=True)
-        return AsyncStream(opened, plan, lambda d: _build(ChatCompletionChunk, d), self._stream_ended(plan, holder))
+        return AsyncStream(opened, plan, lambda d: _build(ChatCompletionChunk, d))
 
     async def _embed(self, params: Mapping[str, Any]) -> CreateEmbeddingResponse:
         body, extras = self._split(params)
         plan = self._plan("embeddings", body, extras.get("timeout"))
 
-        async def attempt(step: Try) -> tuple[Try, dict[str, Any]]:
+        async def attempt(step: Try) -> dict[str, Any]:
             response = await self._send(step, self._wire(step, body, extras, "embeddings", False))
-            return step, self._parse(step.target.adapter, response, step.target.model, "embeddings")
+            return self._parse(step.target.adapter, response, step.target.model, "embeddings")
 
-        step, data = await self._drive(plan, attempt)
-        return self._finish(plan, step, data, CreateEmbeddingResponse)
+        return self._finish(plan, await self._drive(plan, attempt), CreateEmbeddingResponse)
 
     async def close(self) -> None:
         await self._transport.aclose()

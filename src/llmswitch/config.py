@@ -1,8 +1,13 @@
 """The providers file: YAML/TOML/JSON (or a dict) → frozen, validated models.
 
-Every problem is reported at once, each naming the file, the line and the field. Variables
+Every problem is reported at once, each as ``file:line: field: message``. Variables
 (``${VAR}``, ``${VAR:-default}``) are read from the environment at load time; a provider whose
-variables are unset can still be listed, but using it (or routing to it) is an error.
+variables are unset can still be listed, but routing to it (or calling it) is an error.
+:func:`load` checks a file completely without sending anything.
+
+Policies (retry, timeouts, circuit_breaker) merge field by field: a route that says
+``timeouts: {idle: 5}`` keeps every other limit from ``defaults``. Per-attempt timeouts stack as
+defaults < provider < route < the call's ``timeout=``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,7 +33,9 @@ __all__ = [
     "Backoff",
     "BreakerConfig",
     "Config",
+    "ModelSpec",
     "Policy",
+    "PriceConfig",
     "ProviderConfig",
     "RetryConfig",
     "RouteConfig",
@@ -37,13 +44,16 @@ __all__ = [
     "Timeouts",
     "load",
     "load_settings",
+    "merge",
 ]
 
 FallbackClass = Literal[
     "rate_limit", "server_error", "timeout", "connection", "auth", "context_window", "content_filter",
     "billing", "not_found", "stream_interrupted",
 ]
+Capability = Literal["chat", "stream", "tools", "vision", "json_mode", "embeddings", "reasoning"]
 DEFAULT_FALLBACK_ON: tuple[FallbackClass, ...] = ("rate_limit", "server_error", "timeout", "connection")
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Frozen(BaseModel):
@@ -51,43 +61,65 @@ class _Frozen(BaseModel):
 
 
 class Backoff(_Frozen):
-    initial: float = Field(0.5, ge=0)
-    max: float = Field(8.0, ge=0)
-    multiplier: float = Field(2.0, ge=1)
-    jitter: float = Field(0.25, ge=0, le=1)  # openai's: up to 25% less than the nominal wait
-
-
-class RetryConfig(_Frozen):
-    max_attempts: int = Field(3, ge=1, le=20)  # 1 try + 2 retries, as openai's client
-    backoff: Backoff = Backoff()
-    in_place: bool = False  # retry a failing target before moving on to the next one
-    budget: float = Field(0.2, ge=0, le=1)  # retries may add at most this share of traffic per target
-
-
-class Timeouts(_Frozen):
-    connect: float | None = Field(5.0, gt=0)
-    first_token: float | None = Field(None, gt=0)
-    idle: float | None = Field(None, gt=0)
-    total: float | None = Field(600.0, gt=0)
+    initial: float = Field(default=0.5, ge=0)
+    max: float = Field(default=8.0, ge=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    jitter: float = Field(default=0.25, ge=0, le=1)  # openai's: up to 25% less than the nominal wait
 
     @model_validator(mode="after")
-    def _possible(self) -> Timeouts:
-        if self.total is not None:
-            for name in ("connect", "first_token", "idle"):
-                value = getattr(self, name)
-                if name not in self.model_fields_set:  # a default never makes a short total impossible
-                    continue
-                if value is not None and value > self.total:
-                    raise ValueError(f"{name} ({value}s) is longer than total ({self.total}s)")
+    def _ordered(self) -> Backoff:
+        if {"initial", "max"} <= self.model_fields_set and self.initial > self.max:
+            raise ValueError(f"initial ({self.initial}s) is longer than max ({self.max}s)")
         return self
 
 
+class RetryConfig(_Frozen):
+    max_attempts: int = Field(default=3, ge=1, le=20)  # 1 try + 2 retries per target, as openai's client
+    backoff: Backoff = Backoff()
+    in_place: bool = False  # retry a failing target before moving on to the next one
+    budget: float = Field(default=0.2, ge=0, le=1)  # retries may add at most this share of traffic per target
+
+
+_TIMEOUT_FIELDS = ("connect", "read", "first_token", "idle")
+
+
+class Timeouts(_Frozen):
+    """Seconds; None means unbounded. ``total`` bounds a whole call (every attempt, backoff and
+    fallback); the others bound one attempt: ``connect``, ``read`` (a non-streamed response),
+    ``first_token`` (a stream's first output) and ``idle`` (the gap between stream chunks)."""
+
+    connect: float | None = Field(default=5.0, gt=0)
+    read: float | None = Field(default=None, gt=0)
+    first_token: float | None = Field(default=None, gt=0)
+    idle: float | None = Field(default=None, gt=0)
+    total: float | None = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _possible(self) -> Timeouts:
+        if "total" in self.model_fields_set:  # only limits given side by side can contradict
+            _check_against_total(self, self.model_fields_set)
+        return self
+
+
+def _check_against_total(timeouts: Timeouts, explicit: set[str]) -> None:
+    if timeouts.total is None:
+        return
+    for name in _TIMEOUT_FIELDS:
+        value = getattr(timeouts, name)
+        if name in explicit and value is not None and value > timeouts.total:
+            raise ValueError(f"{name} ({value}s) is longer than total ({timeouts.total}s)")
+
+
 class BreakerConfig(_Frozen):
+    """``failures`` consecutive failures within ``window`` seconds open the breaker for
+    ``cooldown`` seconds (or the server's Retry-After, up to ``max_cooldown``)."""
+
     enabled: bool = True
-    failures: int = Field(5, ge=1)
-    window: float = Field(60.0, gt=0)
-    cooldown: float = Field(30.0, gt=0)
-    half_open_probes: int = Field(1, ge=1)
+    failures: int = Field(default=5, ge=1)
+    window: float = Field(default=60.0, gt=0)
+    cooldown: float = Field(default=30.0, gt=0)
+    max_cooldown: float = Field(default=300.0, gt=0)
+    half_open_probes: int = Field(default=1, ge=1)
 
 
 class Policy(_Frozen):
@@ -99,7 +131,7 @@ class Policy(_Frozen):
 
 class TargetConfig(_Frozen):
     target: str
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0)
 
 
 class RouteConfig(_Frozen):
@@ -109,7 +141,7 @@ class RouteConfig(_Frozen):
     timeouts: Timeouts | None = None
     circuit_breaker: BreakerConfig | None = None
     fallback_on: tuple[FallbackClass, ...] | None = None
-    hedge_after: float | None = Field(None, gt=0)
+    hedge_after: float | None = Field(default=None, gt=0)
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -121,11 +153,16 @@ class RouteConfig(_Frozen):
 
 class PriceConfig(_Frozen):
     input: float = Field(ge=0)
-    output: float = Field(0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
     currency: Literal["CNY", "USD"] = "USD"
 
 
-_SECRET_KEY = re.compile(r"(^|_)(key|secret|token|password)$", re.IGNORECASE)
+class ModelSpec(_Frozen):
+    """What the file may say about a model the catalog does not know (or knows differently)."""
+
+    context_window: int | None = Field(default=None, gt=0)
+    max_output: int | None = Field(default=None, gt=0)
+    capabilities: tuple[Capability, ...] | None = None
 
 
 class ProviderConfig(BaseModel):
@@ -139,28 +176,37 @@ class ProviderConfig(BaseModel):
     strict: bool = False
     timeouts: Timeouts | None = None
     prices: dict[str, PriceConfig] = {}
-    models: tuple[str, ...] = ()
+    # a list of names, or name → {context_window, max_output, capabilities}; when given, routes
+    # may only name these models
+    models: dict[str, ModelSpec] = {}
 
-    @model_validator(mode="before")
+    @field_validator("models", mode="before")
     @classmethod
-    def _mask(cls, data: Any) -> Any:
-        """Credential-looking extra keys become Secrets at once, so no repr ever shows them."""
-        if isinstance(data, dict):
-            return {k: Secret(str(v)) if _SECRET_KEY.search(k) and isinstance(v, (str, int)) else v
-                    for k, v in data.items()}
-        return data
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return {str(name): {} for name in value}
+        return {k: ({} if v is None else v) for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an http(s) URL, got {value!r}")
-        if not parts.netloc:
-            raise ValueError(f"base_url has no host: {value!r}")
-        return value
+        return None if value is None else check_url(value)
+
+
+def check_url(value: str) -> str:
+    """An absolute http(s) URL with a host and a valid port, or a ValueError saying what is wrong."""
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"URL contains whitespace: {value!r}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must be an http(s) URL, got scheme {parts.scheme or 'none'!r} in {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"URL has no host: {value!r}")
+    try:
+        parts.port  # noqa: B018 — raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(f"URL has an invalid port: {value!r}") from None
+    return value
 
 
 class Config(_Frozen):
@@ -168,6 +214,21 @@ class Config(_Frozen):
     routes: dict[str, RouteConfig] = {}
     defaults: Policy = Policy()
     default_route: str | None = None
+    cny_per_usd: float = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
+
+
+def merge(base: M, override: M | None) -> M:
+    """``base`` with the fields ``override`` set explicitly (recursively for nested models)."""
+    if override is None:
+        return base
+    update: dict[str, Any] = {}
+    for name in override.model_fields_set:
+        value = getattr(override, name)
+        current = getattr(base, name)
+        if isinstance(value, BaseModel) and isinstance(current, type(value)):
+            value = merge(current, value)
+        update[name] = value
+    return base.model_copy(update=update) if update else base
 
 
 @dataclass(frozen=True)
@@ -178,6 +239,7 @@ class Settings:
     providers: Mapping[str, Provider]
     source: str = "<dict>"
     unresolved: Mapping[str, list[str]] = field(default_factory=dict)  # provider → problems
+    _cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def provider(self, name: str) -> Provider:
         problems = self.unresolved.get(name)
@@ -186,16 +248,44 @@ class Settings:
         return self.providers[name]
 
     def policy_for(self, route: str | None) -> Policy:
-        base = self.config.defaults
-        spec = self.config.routes.get(route) if route else None
-        if spec is None:
-            return base
-        return Policy(
-            retry=spec.retry or base.retry,
-            timeouts=spec.timeouts or base.timeouts,
-            circuit_breaker=spec.circuit_breaker or base.circuit_breaker,
-            fallback_on=spec.fallback_on if spec.fallback_on is not None else base.fallback_on,
-        )
+        """The route's policy merged over ``defaults`` field by field (cached)."""
+        key = ("policy", route)
+        policy: Policy | None = self._cache.get(key)
+        if policy is None:
+            policy = _route_policy(self.config, route)
+            self._cache[key] = policy
+        return policy
+
+    def attempt_timeouts(self, route: str | None, provider: str) -> Timeouts:
+        """Per-attempt limits for ``provider`` in ``route``: defaults < provider < route (cached)."""
+        key = ("timeouts", route, provider)
+        found: Timeouts | None = self._cache.get(key)
+        if found is None:
+            spec = self.config.providers.get(provider)
+            found = merge(self.config.defaults.timeouts, spec.timeouts if spec is not None else None)
+            found = merge(found, self.config.routes[route].timeouts if route in self.config.routes else None)
+            self._cache[key] = found
+        return found
+
+    def provider_total(self, provider: str) -> float | None:
+        """A provider's own ``timeouts.total``, when set: it caps each attempt to that provider."""
+        spec = self.config.providers.get(provider)
+        if spec is None or spec.timeouts is None or "total" not in spec.timeouts.model_fields_set:
+            return None
+        return spec.timeouts.total
+
+
+def _route_policy(config: Config, route: str | None) -> Policy:
+    base = config.defaults
+    spec = config.routes.get(route) if route else None
+    if spec is None:
+        return base
+    return Policy(
+        retry=merge(base.retry, spec.retry),
+        timeouts=merge(base.timeouts, spec.timeouts),
+        circuit_breaker=merge(base.circuit_breaker, spec.circuit_breaker),
+        fallback_on=spec.fallback_on if spec.fallback_on is not None else base.fallback_on,
+    )
 
 
 # -- reading files -------------------------------------------------------------------------------
@@ -205,7 +295,7 @@ Path_ = tuple[str | int, ...]
 
 
 class _Lines:
-    """Line numbers by field path, from YAML nodes (JSON/TOML get them by a key search)."""
+    """Line numbers by field path (YAML from its nodes, JSON and TOML from a scan of the text)."""
 
     def __init__(self) -> None:
         self.lines: dict[Path_, int] = {}
@@ -218,7 +308,7 @@ class _Lines:
         return None
 
 
-def _yaml_with_lines(text: str, lines: _Lines) -> Any:
+def _yaml_with_lines(text: str, lines: _Lines, name: str) -> Any:
     import yaml
 
     node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -231,9 +321,12 @@ def _yaml_with_lines(text: str, lines: _Lines) -> Any:
             out: dict[str, Any] = {}
             for key_node, value_node in n.value:
                 key = yaml.safe_load(yaml.serialize(key_node))
+                line = key_node.start_mark.line + 1
                 if key in out:
-                    raise ConfigError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-                lines.lines[(*path, key)] = key_node.start_mark.line + 1
+                    where = ".".join(str(p) for p in (*path, key))
+                    raise ConfigError(f"{name}:{line}: {where}: duplicate key {key!r} "
+                                      f"(first at line {lines.lines[(*path, key)]})")
+                lines.lines[(*path, key)] = line
                 out[key] = build(value_node, (*path, key))
             return out
         if isinstance(n, yaml.SequenceNode):
@@ -243,15 +336,91 @@ def _yaml_with_lines(text: str, lines: _Lines) -> Any:
     return build(node, ())
 
 
-def _text_lines(text: str, data: Any, lines: _Lines, path: Path_ = ()) -> None:
-    """Best effort for JSON/TOML: the first line mentioning each key."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            for number, line in enumerate(text.splitlines(), 1):
-                if re.search(rf'(^|["\s\[.]){re.escape(str(key))}(["\s\]=:.]|$)', line):
-                    lines.lines[(*path, key)] = number
-                    break
-            _text_lines(text, value, lines, (*path, key))
+def _json_with_lines(text: str, lines: _Lines, name: str) -> Any:
+    """JSON keys appear in document order, so one cursor walking the text finds each one."""
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                duplicates.append(key)
+            out[key] = value
+        return out
+
+    data = json.loads(text, object_pairs_hook=pairs)
+    line_starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+
+    def line_of(offset: int) -> int:
+        lo, hi = 0, len(line_starts)
+        while lo + 1 < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if line_starts[mid] <= offset else (lo, mid)
+        return lo + 1
+
+    cursor = 0
+
+    def walk(value: Any, path: Path_) -> None:
+        nonlocal cursor
+        if isinstance(value, dict):
+            for key, item in value.items():
+                found = re.compile(re.escape(json.dumps(key)) + r"\s*:").search(text, cursor)
+                if found:
+                    lines.lines[(*path, key)] = line_of(found.start())
+                    cursor = found.end()
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if not isinstance(item, (dict, list)):
+                    at = text.find(json.dumps(item), cursor)
+                    if at >= 0:
+                        lines.lines[(*path, i)] = line_of(at)
+                        cursor = at
+                else:
+                    lines.lines[(*path, i)] = line_of(cursor)
+                walk(item, (*path, i))
+
+    if duplicates:
+        key = duplicates[0]
+        hits = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+        line = line_of(hits[1]) if len(hits) > 1 else 1
+        raise ConfigError(f"{name}:{line}: {key}: duplicate key {key!r}")
+    walk(data, ())
+    return data
+
+
+_TOML_HEADER = re.compile(r"^\s*\[(\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_NAME = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
+_TOML_KEY = re.compile(rf"^\s*({_TOML_NAME}(?:\s*\.\s*{_TOML_NAME})*)\s*=")
+
+
+def _toml_parts(dotted: str) -> tuple[str, ...]:
+    return tuple(p.strip().strip("\"'") for p in re.findall(r""""[^"]*"|'[^']*'|[^.]+""", dotted))
+
+
+def _toml_lines(text: str, lines: _Lines) -> None:
+    """Table headers and ``key =`` lines give each path its line; inline tables use their key's."""
+    table: Path_ = ()
+    arrays: dict[tuple[str, ...], int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TOML_HEADER.match(line)
+        if header:
+            parts = _toml_parts(header.group(2))
+            if header.group(1):  # [[array.of.tables]]
+                index = arrays.get(parts, 0)
+                arrays[parts] = index + 1
+                table = (*parts, index)
+            else:
+                table = parts
+            lines.lines.setdefault(table, number)
+            for i in range(1, len(table)):
+                lines.lines.setdefault(table[:i], number)
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            path = (*table, *_toml_parts(key.group(1)))
+            for i in range(len(table) + 1, len(path) + 1):
+                lines.lines.setdefault(path[:i], number)
 
 
 def _interpolate(value: Any, path: Path_, missing: list[tuple[Path_, str]]) -> Any:
@@ -274,6 +443,16 @@ def _interpolate(value: Any, path: Path_, missing: list[tuple[Path_, str]]) -> A
     return value
 
 
+def _parse_error_line(exc: Exception) -> int | None:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    if isinstance(getattr(exc, "lineno", None), int):
+        return int(exc.lineno)  # type: ignore[attr-defined]
+    found = re.search(r"line (\d+)", str(exc))
+    return int(found.group(1)) if found else None
+
+
 def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
     path = Path(source)
     try:
@@ -281,25 +460,28 @@ def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the providers file: {exc.strerror or exc}") from None
     lines = _Lines()
+    fmt = {".json": "JSON", ".toml": "TOML"}.get(path.suffix.lower(), "YAML")
     try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-            _text_lines(text, data, lines)
-        elif path.suffix == ".toml":
+        if fmt == "JSON":
+            data = _json_with_lines(text, lines, str(path))
+        elif fmt == "TOML":
             import tomllib
 
             data = tomllib.loads(text)
-            _text_lines(text, data, lines)
+            _toml_lines(text, lines)
         else:
-            data = _yaml_with_lines(text, lines)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+            data = _yaml_with_lines(text, lines, str(path))
+    except ConfigError:
+        raise
     except Exception as exc:  # the parsers' own errors carry line/column
-        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        line = _parse_error_line(exc)
+        detail = str(exc).strip().replace("\n", " ")
+        raise ConfigError(f"{path}:{line or 1}: (file): not valid {fmt}: {detail}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1: the providers file must be a mapping with 'providers' and 'routes'")
+        raise ConfigError(f"{path}:1: (top level): the providers file must be a mapping with "
+                          f"'providers' and 'routes'")
     return data, lines, str(path)
 
 
@@ -333,7 +515,7 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            loc = tuple(p for p in loc if p not in ("str", "TargetConfig"))
+            loc = tuple(p for p in loc if p not in ("str", "TargetConfig", "dict[str,ModelSpec]"))
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = "unknown key"
@@ -344,8 +526,6 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     unresolved: dict[str, list[str]] = {}
     for pname, spec in config.providers.items():
         provider, issues = _provider(pname, spec, name, lines)
-        problems += [i for i in issues if not _deferred(i)]  # wrong keys/types fail at once
-        issues = [i for i in issues if _deferred(i)]  # missing credentials fail only when used
         if provider is not None:
             providers[pname] = provider
         for path, var in missing:
@@ -375,8 +555,7 @@ def _summary(name: str, problems: list[str]) -> str:
     return "\n".join([head, *("  " + p for p in problems)])
 
 
-def _deferred(issue: str) -> bool:
-    return "missing credential" in issue
+_KNOWN_PROVIDER_KEYS = ("base_url", "headers", "strict", "timeouts", "prices", "models")
 
 
 def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tuple[Provider | None, list[str]]:
@@ -391,12 +570,14 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
     for key, value in (spec.model_extra or {}).items():
         here = _where(name, lines, ("providers", pname, key))
         if key in preset.credentials:
-            credentials[key] = value if isinstance(value, Secret) else Secret(str(value))
+            if isinstance(value, (dict, list)) or value is None:
+                issues.append(f"{here}: must be a string")  # never echo the value: it is a secret
+                continue
+            credentials[key] = Secret(str(value))
         elif key in preset.options:
             options[key] = value
         else:
-            allowed = sorted({"base_url", "headers", "strict", "timeouts", "prices", "models",
-                              *preset.credentials, *preset.options})
+            allowed = sorted({*_KNOWN_PROVIDER_KEYS, *preset.credentials, *preset.options})
             issues.append(f"{here}: unknown key for type {spec.type!r}; allowed: {', '.join(allowed)}")
     if "api_key" in preset.credentials and "api_key" not in credentials and preset.env_key:
         env = os.environ.get(preset.env_key)
@@ -412,23 +593,46 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
     if base_url is None:
         issues.append(f"{_where(name, lines, ('providers', pname))}: type {spec.type!r} needs a base_url")
         base_url = ""
-    models: dict[str, ModelInfo] = {}
-    for model, price in spec.prices.items():
-        known = preset.models.get(model) or ModelInfo()
-        models[model] = ModelInfo(known.context_window, known.max_output, price.input, price.output,
-                                  price.currency, known.capabilities)
-    provider = Provider(pname, preset, base_url, credentials, options, dict(spec.headers), models, spec.strict)
+    provider = Provider(pname, preset, base_url, credentials, options, dict(spec.headers),
+                        _models(spec, preset.models), spec.strict)
     return provider, issues
+
+
+def _models(spec: ProviderConfig, known_models: Mapping[str, ModelInfo]) -> dict[str, ModelInfo]:
+    """The file's facts about models (capabilities, window, prices) over the catalog's."""
+    out: dict[str, ModelInfo] = {}
+    for model in {*spec.models, *spec.prices}:
+        info = known_models.get(model) or ModelInfo()
+        facts = spec.models.get(model)
+        price = spec.prices.get(model)
+        out[model] = ModelInfo(
+            context_window=facts.context_window if facts and facts.context_window else info.context_window,
+            max_output=facts.max_output if facts and facts.max_output else info.max_output,
+            input_price=price.input if price else info.input_price,
+            output_price=price.output if price else info.output_price,
+            currency=price.currency if price else info.currency,
+            capabilities=frozenset(facts.capabilities) if facts and facts.capabilities is not None
+            else info.capabilities,
+        )
+    return out
 
 
 def _check_routes(config: Config, name: str, lines: _Lines, problems: list[str]) -> set[str]:
     """Targets must name a provider (provider/model) or another route; no cycles. Returns providers used."""
     used: set[str] = set()
     for rname, route in config.routes.items():
+        where = _where(name, lines, ("routes", rname))
         if "/" in rname:
-            problems.append(f"{_where(name, lines, ('routes', rname))}: route names cannot contain '/'")
+            problems.append(f"{where}: route names cannot contain '/'")
+        if rname in config.providers:
+            problems.append(f"{where}: the name {rname!r} is used for both a route and a provider")
+        _check_route_limits(config, rname, route, name, lines, problems)
+        seen: set[str] = set()
         for i, target in enumerate(route.targets):
             here = _where(name, lines, ("routes", rname, "targets", i))
+            if target.target in seen:
+                problems.append(f"{here}: duplicate target {target.target!r}")
+            seen.add(target.target)
             if target.target in config.routes:
                 continue
             pname, sep, model = target.target.partition("/")
@@ -439,12 +643,33 @@ def _check_routes(config: Config, name: str, lines: _Lines, problems: list[str])
                 problems.append(f"{here}: unknown provider {pname!r} (configured: {known})")
             else:
                 used.add(pname)
+                declared = config.providers[pname].models
+                if declared and model not in declared:
+                    problems.append(f"{here}: unknown model {model!r} for provider {pname!r} "
+                                    f"(its models: {', '.join(sorted(declared))})")
+    reported: set[frozenset[str]] = set()
     for rname in config.routes:
         cycle = _cycle(config, rname, [])
-        if cycle:
-            problems.append(f"{_where(name, lines, ('routes', rname))}: route cycle {' -> '.join(cycle)}")
-            break
+        if cycle and frozenset(cycle) not in reported:
+            reported.add(frozenset(cycle))
+            problems.append(f"{_where(name, lines, ('routes', cycle[0], 'targets'))}: "
+                            f"route cycle {' -> '.join(cycle)}")
     return used
+
+
+def _check_route_limits(config: Config, rname: str, route: RouteConfig, name: str, lines: _Lines,
+                        problems: list[str]) -> None:
+    """Limits that contradict each other only once merged over ``defaults``."""
+    merged = merge(config.defaults.timeouts, route.timeouts)
+    explicit = set(route.timeouts.model_fields_set if route.timeouts else ())
+    explicit |= config.defaults.timeouts.model_fields_set
+    try:
+        _check_against_total(merged, explicit)
+    except ValueError as exc:
+        problems.append(f"{_where(name, lines, ('routes', rname, 'timeouts'))}: {exc}")
+    if route.hedge_after is not None and merged.total is not None and route.hedge_after >= merged.total:
+        problems.append(f"{_where(name, lines, ('routes', rname, 'hedge_after'))}: hedge_after "
+                        f"({route.hedge_after}s) is not shorter than total ({merged.total}s)")
 
 
 def _cycle(config: Config, route: str, stack: list[str]) -> list[str] | None:

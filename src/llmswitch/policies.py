@@ -1,5 +1,9 @@
 """Small policy objects the router composes: backoff timing, circuit breakers, retry budgets,
-target-ordering strategies. Each takes its clock/randomness as a parameter so tests inject them.
+latency estimates and target-ordering strategies.
+
+Each takes its clock and randomness as parameters so tests inject them. All are thread-safe (a
+lock around a few field updates, never held across I/O) and therefore safe under asyncio too:
+nothing here awaits.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from dataclasses import dataclass
 from .config import Backoff, BreakerConfig
 
 __all__ = [
+    "ADMITTED",
     "Candidate",
     "CircuitBreaker",
     "LatencyTracker",
+    "Permit",
     "RetryBudget",
+    "RoundRobin",
     "backoff_delay",
     "order_targets",
 ]
@@ -26,15 +33,36 @@ Clock = Callable[[], float]
 
 
 def backoff_delay(backoff: Backoff, retry_number: int, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with openai's jitter: nominal × (1 − jitter × U[0,1))."""
+    """Exponential backoff with openai's jitter: nominal × (1 − jitter × U[0,1)).
+
+    ``retry_number`` counts from 1 (the first retry waits about ``initial``).
+    """
     nominal = min(backoff.initial * backoff.multiplier ** max(retry_number - 1, 0), backoff.max)
     return nominal * (1 - backoff.jitter * rng())
 
 
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """A breaker's admission of one attempt. A probe permit must be settled exactly once:
+    ``record_success``, ``record_failure`` or ``release``."""
+
+    probe: bool = False
+    generation: int = 0
+    counted: bool = True  # holds one of the half-open probe slots
+
+
+ADMITTED = Permit()  # the closed-state admission; shared, so the hot path allocates nothing
+
+
 class CircuitBreaker:
-    """closed → open after ``failures`` within ``window`` (or at once on auth failures);
-    open → half-open after ``cooldown`` (or the server's Retry-After, if longer);
-    half-open admits exactly ``half_open_probes`` concurrent callers; a success closes it."""
+    """closed → open after ``failures`` consecutive failures within ``window`` (or at once on a
+    hard failure: 401/403); open → half-open after ``cooldown`` (or the server's Retry-After, if
+    longer, up to ``max_cooldown``); half-open admits exactly ``half_open_probes`` callers at a
+    time; a probe's success closes the breaker, its failure reopens it.
+
+    A success in the closed state clears the failure count, so a target that mostly works is
+    never cut off by a few scattered errors.
+    """
 
     def __init__(self, config: BreakerConfig, clock: Clock = time.monotonic) -> None:
         self.config = config
@@ -44,9 +72,11 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._open_for = config.cooldown
         self._probes = 0
+        self._generation = 0
 
     @property
     def state(self) -> str:
+        """'closed', 'open' or 'half_open'."""
         with self._lock:
             return self._state(self._clock())
 
@@ -57,53 +87,95 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
-    def allow(self) -> bool:
-        """May a call go to this target now? Half-open admissions count as probes until released."""
+    def retry_in(self) -> float:
+        """Seconds until an open breaker admits a probe (0 when it would now)."""
+        with self._lock:
+            if self._opened_at is None:
+                return 0.0
+            return max(self._open_for - (self._clock() - self._opened_at), 0.0)
+
+    def acquire(self) -> Permit | None:
+        """Admit an attempt now, or None. In half-open, each admission takes a probe slot."""
+        if not self.config.enabled:
+            return ADMITTED
+        with self._lock:
+            state = self._state(self._clock())
+            if state == "closed":
+                return ADMITTED
+            if state == "open" or self._probes >= self.config.half_open_probes:
+                return None
+            self._probes += 1
+            return Permit(True, self._generation)
+
+    def force(self) -> Permit:
+        """Admit regardless of state (a call with no other target): its outcome still counts,
+        as a probe's would, but it takes no probe slot."""
+        with self._lock:
+            if self._opened_at is None:
+                return ADMITTED
+            return Permit(True, self._generation, counted=False)
+
+    def available(self) -> bool:
+        """Would :meth:`acquire` admit a caller now? (No side effect; for planning.)"""
         if not self.config.enabled:
             return True
         with self._lock:
             state = self._state(self._clock())
-            if state == "closed":
-                return True
-            if state == "open":
-                return False
-            if self._probes < self.config.half_open_probes:
-                self._probes += 1
-                return True
-            return False
+            return state == "closed" or (state == "half_open" and self._probes < self.config.half_open_probes)
 
-    def record_success(self) -> None:
+    def record_success(self, permit: Permit = ADMITTED) -> bool:
+        """The target answered; returns True when this closed an open/half-open breaker."""
         with self._lock:
             self._failures.clear()
+            was_open = self._opened_at is not None
+            if was_open and not permit.probe and self._state(self._clock()) == "open":
+                return False  # a late answer to a call admitted before the breaker opened
             self._opened_at = None
             self._probes = 0
+            return was_open
 
-    def record_failure(self, *, hard: bool = False, retry_after: float | None = None) -> None:
+    def record_failure(self, permit: Permit = ADMITTED, *, hard: bool = False,
+                       retry_after: float | None = None) -> bool:
+        """A failure that counts against the target; returns True when this opened the breaker."""
         if not self.config.enabled:
-            return
+            return False
         with self._lock:
             now = self._clock()
-            if self._opened_at is not None:  # a failed probe reopens it
-                self._open(now, retry_after)
-                return
+            if self._opened_at is not None:
+                if permit.probe and permit.generation == self._generation:  # the probe failed: reopen
+                    self._open(now, retry_after)
+                    return True
+                return False  # a late failure of a call admitted before the breaker opened
             self._failures.append(now)
             while self._failures and now - self._failures[0] > self.config.window:
                 self._failures.popleft()
             if hard or len(self._failures) >= self.config.failures:
                 self._open(now, retry_after)
+                return True
+            return False
+
+    def release(self, permit: Permit) -> None:
+        """A probe ended with no verdict (cancelled, abandoned): free its slot."""
+        if not (permit.probe and permit.counted):
+            return
+        with self._lock:
+            if permit.generation == self._generation and self._probes > 0:
+                self._probes -= 1
 
     def _open(self, now: float, retry_after: float | None) -> None:
+        cfg = self.config
         self._opened_at = now
-        self._open_for = max(self.config.cooldown, retry_after or 0.0)
+        self._open_for = max(cfg.cooldown, min(retry_after or 0.0, cfg.max_cooldown))
         self._probes = 0
+        self._generation += 1
         self._failures.clear()
 
 
 class RetryBudget:
-    """A token bucket: each first attempt deposits ``ratio`` tokens, each retry spends one.
+    """A token bucket per target: each first attempt deposits ``ratio`` tokens, each retry spends one.
 
     With the default 0.2, retries add at most ~20% load to a target that is down, which stops
-    retry storms; a small reserve lets isolated failures retry at once.
+    retry storms; a small ``reserve`` lets isolated failures retry at once.
     """
 
     def __init__(self, ratio: float, reserve: float = 10.0) -> None:
@@ -111,6 +183,10 @@ class RetryBudget:
         self._cap = reserve
         self._tokens = reserve
         self._lock = threading.Lock()
+
+    @property
+    def tokens(self) -> float:
+        return self._tokens
 
     def deposit(self) -> None:
         with self._lock:
@@ -125,7 +201,11 @@ class RetryBudget:
 
 
 class LatencyTracker:
-    """An exponentially weighted moving average of latency (first-token latency for streams)."""
+    """An exponentially weighted moving average of latency (first-token latency for streams).
+
+    Failures count too (:meth:`penalize`), so ``least_latency`` stops preferring a target that
+    fails fast.
+    """
 
     def __init__(self, alpha: float = 0.3) -> None:
         self.alpha = alpha
@@ -135,6 +215,10 @@ class LatencyTracker:
     def observe(self, seconds: float) -> None:
         with self._lock:
             self.value = seconds if self.value is None else self.alpha * seconds + (1 - self.alpha) * self.value
+
+    def penalize(self, seconds: float, floor: float = 1.0) -> None:
+        """A failed attempt: observe at least twice the current estimate (``floor`` when unmeasured)."""
+        self.observe(max(seconds, 2 * (self.value if self.value is not None else floor / 2), floor))
 
 
 @dataclass
@@ -147,7 +231,9 @@ class Candidate:
     price: float | None = None  # input+output per million tokens, in a common currency
 
 
-class _RoundRobin:
+class RoundRobin:
+    """A rotating start index, one per route (thread-safe)."""
+
     def __init__(self) -> None:
         self._next = 0
         self._lock = threading.Lock()
@@ -159,25 +245,25 @@ class _RoundRobin:
             return value
 
 
-_ROUND_ROBIN: dict[str, _RoundRobin] = {}
-_RR_LOCK = threading.Lock()
-
-
-def order_targets(strategy: str, route: str, candidates: Sequence[Candidate],
+def order_targets(strategy: str, candidates: Sequence[Candidate], *, rotation: RoundRobin | None = None,
                   rng: Callable[[], float] = random.random) -> list[Candidate]:
-    """The order to try targets in; every strategy still falls back through the rest."""
+    """The order to try targets in; every strategy still falls back through the rest.
+
+    - fallback: as listed;  - round_robin: rotate the start each call;
+    - weighted: weighted sampling without replacement;
+    - least_latency: unmeasured targets first (so they get measured), then fastest;
+    - cheapest: by unit price, unknown prices last.
+    """
     items = list(candidates)
     if len(items) < 2 or strategy == "fallback":
         return items
     if strategy == "round_robin":
-        with _RR_LOCK:
-            rr = _ROUND_ROBIN.setdefault(route, _RoundRobin())
-        start = rr.start(len(items))
+        start = (rotation or RoundRobin()).start(len(items))
         return items[start:] + items[:start]
     if strategy == "weighted":
         ordered: list[Candidate] = []
         pool = items[:]
-        while pool:  # weighted sampling without replacement
+        while pool:
             total = sum(c.weight for c in pool)
             pick, acc = rng() * total, 0.0
             for i, c in enumerate(pool):
@@ -187,8 +273,7 @@ def order_targets(strategy: str, route: str, candidates: Sequence[Candidate],
                     break
         return ordered
     if strategy == "least_latency":
-        # unmeasured targets first (so they get measured), then fastest
         return sorted(items, key=lambda c: (c.latency is not None, c.latency or 0.0))
     if strategy == "cheapest":
         return sorted(items, key=lambda c: (c.price is None, c.price or 0.0))
-    return items
+    raise ValueError(f"unknown strategy {strategy!r}")

@@ -1,21 +1,45 @@
 """Picks targets, decides retries and fallbacks, enforces deadlines — without doing any I/O.
 
-A :class:`CallPlan` is a small state machine: it proposes the next step (try a target, sleep,
-or fail) and is told each outcome. The sync and async clients drive the same plan, so there is
-one retry loop for both. Policy objects (breakers, budgets, strategies) come from
-:mod:`llmswitch.policies`; providers and routes from :mod:`llmswitch.config`.
+A :class:`CallPlan` is a small state machine. The driver (``OpenAI._drive`` / ``AsyncOpenAI._drive``)
+asks :meth:`CallPlan.next_step` for a step — :class:`Try` a target, :class:`Sleep`, or
+:class:`Fail` — runs it, and reports each attempt's outcome with exactly one of ``succeeded``,
+``failed`` or ``released``. Sync and async share the plan, so there is one retry loop for both;
+it needs no tenacity because backoff, Retry-After, deadlines, budgets and fallback are all
+decisions about *which* step comes next, which this module makes in one place.
 
-The rules, in order: a target whose breaker is open is skipped. A failure whose class is in
-``fallback_on`` moves to the next target at once while one remains; the last target standing (or
-every target, with ``retry.in_place``) is retried with backoff when the error is retryable,
-within the retry budget. A Retry-After longer than the remaining deadline is never waited for.
+The rules, in order:
+
+- Targets whose breaker is open are skipped (a direct ``provider/model`` call, having no
+  alternative, is always tried). Targets that cannot take the request were filtered out before.
+- A failure whose class is not in ``fallback_on`` and is not retryable (a 400, say) is raised at
+  once: it would fail everywhere.
+- A retryable failure (connection, timeout, 408/409/429/5xx, or ``x-should-retry: true``) on
+  the last target standing — or on any target with ``retry.in_place`` — is retried after the
+  backoff or the server's Retry-After, within ``retry.max_attempts`` and the target's retry
+  budget. A wait longer than the remaining deadline is never taken.
+- Otherwise a failure in ``fallback_on`` moves on to the next target at once. After a
+  ``context_window`` failure, targets whose window is not larger are skipped.
+- When no target is left the call fails: with the error itself when only one target was
+  involved, else with :class:`~llmswitch.errors.AllTargetsFailedError` listing every attempt.
+
+Hooks (``OpenAI(hooks={...})``), each called inline and never allowed to break a call:
+
+- ``on_attempt(info: RouteInfo, attempt: Attempt)`` — after every attempt, success or failure
+  (``attempt.error`` is None on success; ``attempt.kind`` is the failure class);
+- ``on_fallback(info: RouteInfo, failed: Attempt, next_target: str)`` — when moving on to
+  another target after a failure;
+- ``on_success(info: RouteInfo)`` — when the call succeeded (a stream: when it completed);
+- ``on_failure(info: RouteInfo, error: BaseException)`` — with the exception the caller gets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,15 +48,29 @@ from . import errors
 from .adapters import adapter_class
 from .adapters.base import Adapter, Provider
 from .catalog import ModelInfo
-from .config import Policy, Settings
-from .policies import Candidate, CircuitBreaker, LatencyTracker, RetryBudget, backoff_delay, order_targets
-from .transport import Deadline
+from .config import Policy, RouteConfig, Settings, Timeouts
+from .policies import (
+    ADMITTED,
+    Candidate,
+    CircuitBreaker,
+    LatencyTracker,
+    Permit,
+    RetryBudget,
+    RoundRobin,
+    backoff_delay,
+    order_targets,
+)
+from .transport import Deadline, abort
 
-__all__ = ["CallPlan", "Fail", "RouteInfo", "Router", "Sleep", "Target", "Try"]
+__all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try", "needs"]
 
-CNY_PER_USD = 7.2  # for ranking and reporting costs across currencies; override per model in the file
+log = logging.getLogger("llmswitch")
+
 _RETRYABLE = frozenset({"rate_limit", "server_error", "timeout", "connection", "conflict"})
 _HARD_BREAKER = frozenset({"auth", "permission"})  # open the breaker at once
+_CLASS_OF_KIND = {"permission": "auth", "conflict": "server_error"}  # error kind → fallback_on class
+HOOKS = ("on_attempt", "on_fallback", "on_success", "on_failure")
+Hook = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -52,13 +90,20 @@ class Target:
 
 @dataclass
 class RouteInfo:
-    """How a response was obtained; read it with :func:`llmswitch.route_info`."""
+    """How a response was obtained; read it with :func:`llmswitch.route_info`.
+
+    ``attempts`` lists every target considered, in order: tries that failed (with their error
+    and failure class), targets skipped (``kind`` 'circuit_open' or 'skipped: …'), hedges that
+    lost ('cancelled') and the try that served the call (``error`` None, ``kind`` None).
+    """
 
     route: str | None
     provider: str | None = None
     model: str | None = None
     attempts: list[errors.Attempt] = field(default_factory=list)
     fallbacks: int = 0
+    retries: int = 0
+    hedges: int = 0
     latency: float | None = None
     first_token_latency: float | None = None
     usage: dict[str, int] | None = None
@@ -67,62 +112,113 @@ class RouteInfo:
 
     @property
     def attempt_count(self) -> int:
-        return len(self.attempts)
+        """Requests actually sent (skipped targets not counted)."""
+        return sum(1 for a in self.attempts if a.kind is None or not _not_sent(a.kind))
 
-    def price(self, info: ModelInfo | None, usage: Mapping[str, Any] | None) -> None:
+    @property
+    def reasons(self) -> list[tuple[str, str]]:
+        """(target, failure class) for each failed or skipped target, in order."""
+        return [(a.target, a.kind) for a in self.attempts if a.kind is not None]
+
+    def price(self, info: ModelInfo | None, usage: Mapping[str, Any] | None, cny_per_usd: float = 7.2) -> None:
+        """Record usage and its cost (catalog prices, or the file's ``prices:``) in CNY and USD."""
         if not usage:
             return
         self.usage = {k: v for k, v in usage.items() if isinstance(v, int)}
         if info is None or info.input_price is None:
             return
-        amount = (usage.get("prompt_tokens", 0) * info.input_price
-                  + usage.get("completion_tokens", 0) * (info.output_price or 0.0)) / 1e6
+        amount = (int(usage.get("prompt_tokens") or 0) * info.input_price
+                  + int(usage.get("completion_tokens") or 0) * (info.output_price or 0.0)) / 1e6
         if info.currency == "CNY":
-            self.cost_cny, self.cost_usd = amount, amount / CNY_PER_USD
+            self.cost_cny, self.cost_usd = amount, amount / cny_per_usd
         else:
-            self.cost_usd, self.cost_cny = amount, amount * CNY_PER_USD
+            self.cost_usd, self.cost_cny = amount, amount * cny_per_usd
 
 
-@dataclass(frozen=True)
+def _not_sent(kind: str) -> bool:
+    return kind == "circuit_open" or kind.startswith("skipped")
+
+
+class Slot:
+    """What a driver needs to cancel one in-flight attempt (hedging): its response, once it has one."""
+
+    __slots__ = ("cancelled", "response")
+
+    def __init__(self) -> None:
+        self.response: Any = None
+        self.cancelled = False
+
+    def attach(self, response: Any) -> None:
+        self.response = response
+        if self.cancelled:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Abort the attempt's connection from any thread (sync); async drivers cancel the task."""
+        self.cancelled = True
+        if self.response is not None:
+            abort(self.response)
+
+
+@dataclass(frozen=True, slots=True)
 class Try:
     target: Target
     deadline: Deadline
-    retry: int  # 0 for the first try of this target
+    retry: int = 0  # 0 for the first try of this target
+    number: int = 1  # the attempt's number within the call
+    permit: Permit = ADMITTED
+    hedge: bool = False
+    slot: Slot = field(default_factory=Slot, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sleep:
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fail:
     error: BaseException
 
 
 Step = Try | Sleep | Fail
-Hook = Callable[..., None]
 
 
 class _TargetState:
-    def __init__(self, policy: Policy) -> None:
-        self.breaker = CircuitBreaker(policy.circuit_breaker)
+    """Health shared by every call to one target: breaker, retry budget, latency estimates."""
+
+    def __init__(self, policy: Policy, clock: Callable[[], float]) -> None:
+        self.breaker = CircuitBreaker(policy.circuit_breaker, clock)
         self.budget = RetryBudget(policy.retry.budget)
-        self.latency = LatencyTracker()
+        self.latency = LatencyTracker()  # non-streamed: whole response
+        self.first_token = LatencyTracker()  # streamed: time to first output
+
+    def tracker(self, stream: bool) -> LatencyTracker:
+        return self.first_token if stream else self.latency
 
 
 class Router:
     """Long-lived routing state for one client: providers, adapters, breakers, budgets."""
 
     def __init__(self, settings: Settings, *, default_provider: str | None = None,
-                 hooks: Mapping[str, Hook] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 hooks: Mapping[str, Hook] | None = None, clock: Callable[[], float] = time.monotonic,
+                 rng: Callable[[], float] = random.random) -> None:
+        unknown = set(hooks or {}) - set(HOOKS)
+        if unknown:
+            raise ValueError(f"unknown hook(s) {', '.join(sorted(unknown))}; known: {', '.join(HOOKS)}")
         self.settings = settings
         self.default_provider = default_provider
         self.hooks = dict(hooks or {})
         self.clock = clock
+        self.rng = rng
         self._adapters: dict[str, Adapter] = {}
-        self._states: dict[tuple[str, str], _TargetState] = {}
+        self._states: dict[Any, _TargetState] = {}
+        self._resolved: dict[str, tuple[str | None, list[tuple[Target, float]]]] = {}
+        self._policies: dict[tuple[str | None, int | None], Policy] = {}
+        self._rotation: dict[str, RoundRobin] = {}
         self._lock = threading.Lock()
+        self._secrets = sorted({s.get() for p in settings.providers.values() for s in p.credentials.values()
+                                if len(s.get()) >= 6}, key=len, reverse=True)
 
     # -- resolution -----------------------------------------------------------------------
     def adapter(self, provider: Provider) -> Adapter:
@@ -141,185 +237,424 @@ class Router:
 
     def resolve(self, model: str) -> tuple[str | None, list[tuple[Target, float]]]:
         """``model`` → (route name or None, [(target, weight)]) with nested routes flattened."""
-        routes = self.settings.config.routes
-        if model in routes:
-            return model, self._flatten(model, 1.0)
+        found = self._resolved.get(model)
+        if found is None:
+            found = self._resolve(model)
+            if len(self._resolved) < 4096:
+                self._resolved[model] = found
+        return found
+
+    def _resolve(self, model: str) -> tuple[str | None, list[tuple[Target, float]]]:
+        config = self.settings.config
+        if model in config.routes:
+            return model, self._flatten(model, 1.0, set())
         provider, sep, rest = model.partition("/")
-        if sep and provider in self.settings.config.providers and rest:
+        if sep and provider in config.providers and rest:
             return None, [(self.target(provider, rest), 1.0)]
         if self.default_provider is not None:
             return None, [(self.target(self.default_provider, model), 1.0)]
-        default_route = self.settings.config.default_route
-        if default_route is not None and model in ("", "default"):
-            return default_route, self._flatten(default_route, 1.0)
-        known_routes = ", ".join(sorted(routes)) or "none"
-        known_providers = ", ".join(sorted(self.settings.config.providers)) or "none"
+        if config.default_route is not None and model in ("", "default"):
+            return config.default_route, self._flatten(config.default_route, 1.0, set())
+        known_routes = ", ".join(sorted(config.routes)) or "none"
+        known_providers = ", ".join(sorted(config.providers)) or "none"
         raise errors.ConfigError(
             f"unknown model {model!r}: use a route ({known_routes}) or 'provider/model' with a configured "
             f"provider ({known_providers})"
         )
 
-    def _flatten(self, route: str, weight: float) -> list[tuple[Target, float]]:
+    def _flatten(self, route: str, weight: float, seen: set[str]) -> list[tuple[Target, float]]:
         out: list[tuple[Target, float]] = []
         for spec in self.settings.config.routes[route].targets:
             if spec.target in self.settings.config.routes:
-                out += self._flatten(spec.target, spec.weight)
-            else:
+                out += self._flatten(spec.target, spec.weight * weight, seen)
+            elif spec.target not in seen:  # a target reached twice through nested routes is tried once
+                seen.add(spec.target)
                 provider, _, model = spec.target.partition("/")
                 out.append((self.target(provider, model), spec.weight * weight))
         return out
 
     def state(self, target: Target, policy: Policy) -> _TargetState:
-        key = (target.provider.name, target.model)
+        """One health record per target and breaker/budget configuration, shared across calls."""
+        key = (target.provider.name, target.model, policy.circuit_breaker, policy.retry.budget)
         state = self._states.get(key)
         if state is None:
             with self._lock:
-                state = self._states.setdefault(key, _TargetState(policy))
+                state = self._states.setdefault(key, _TargetState(policy, self.clock))
         return state
 
-    def plan(self, model: str, params: Mapping[str, Any], *, operation: str = "chat",
-             timeout: float | None = None, max_retries: int | None = None) -> CallPlan:
-        route, targets = self.resolve(model)
-        policy = self.settings.policy_for(route)
-        if max_retries is not None and route is None:
-            policy = policy.model_copy(update={"retry": policy.retry.model_copy(
-                update={"max_attempts": max_retries + 1})})
-        strategy = self.settings.config.routes[route].strategy if route else "fallback"
-        usable, skipped = _capable(targets, params, operation)
-        candidates = [Candidate(t.key, w, self.state(t, policy).latency.value, _unit_price(t.info))
-                      for t, w in usable]
-        by_key = {t.key: t for t, _ in usable}
-        ordered = [by_key[c.key] for c in order_targets(strategy, route or model, candidates)]
-        return CallPlan(self, route or model, ordered, policy, skipped, timeout=timeout,
-                        single=route is None)
+    def breaker(self, target: str, route: str | None = None) -> CircuitBreaker:
+        """The breaker of ``'provider/model'`` as ``route`` configures it (for inspection and tests)."""
+        provider, _, model = target.partition("/")
+        return self.state(self.target(provider, model), self.settings.policy_for(route)).breaker
 
+    def _policy(self, route: str | None, max_retries: int | None) -> Policy:
+        key = (route, max_retries)
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = self.settings.policy_for(route)
+            spec = self.settings.config.routes.get(route) if route else None
+            if max_retries is not None and (spec is None or spec.retry is None
+                                            or "max_attempts" not in spec.retry.model_fields_set):
+                retry = policy.retry.model_copy(update={"max_attempts": max_retries + 1})
+                policy = policy.model_copy(update={"retry": retry})
+            self._policies[key] = policy
+        return policy
+
+    def plan(self, model: str, params: Mapping[str, Any], *, operation: str = "chat", stream: bool = False,
+             timeout: float | Mapping[str, float | None] | None = None,
+             max_retries: int | None = None) -> CallPlan:
+        """A plan for one call. ``timeout``: seconds for the whole call, or a mapping of
+        :class:`~llmswitch.config.Timeouts` fields that override the configured limits."""
+        route, targets = self.resolve(model)
+        policy = self._policy(route, max_retries)
+        spec: RouteConfig | None = self.settings.config.routes.get(route) if route else None
+        usable, skipped = _capable(targets, params, operation, stream)
+        ordered = [t for t, _ in usable]
+        if spec is not None and spec.strategy != "fallback" and len(usable) > 1:
+            ordered = self._order(route or model, spec.strategy, usable, policy, stream)
+        overrides = {"total": timeout} if isinstance(timeout, (int, float)) else dict(timeout or {})
+        return CallPlan(self, route or model, route, ordered, policy, skipped, overrides=overrides,
+                        single=len(targets) == 1, stream=stream,
+                        hedge_after=spec.hedge_after if spec is not None else None)
+
+    def _order(self, route: str, strategy: str, usable: list[tuple[Target, float]], policy: Policy,
+               stream: bool) -> list[Target]:
+        rate = self.settings.config.cny_per_usd
+        candidates = [Candidate(t.key, w, self.state(t, policy).tracker(stream).value, _unit_price(t.info, rate))
+                      for t, w in usable]
+        rotation = None
+        if strategy == "round_robin":
+            with self._lock:
+                rotation = self._rotation.setdefault(route, RoundRobin())
+        by_key = {t.key: t for t, _ in usable}
+        return [by_key[c.key] for c in order_targets(strategy, candidates, rotation=rotation, rng=self.rng)]
+
+    # -- observability ---------------------------------------------------------------------------
     def emit(self, hook: str, *args: Any) -> None:
         fn = self.hooks.get(hook)
         if fn is not None:
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # a broken hook must never break a call
+                log.exception("llmswitch hook %s raised", hook)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every configured credential replaced by a mask."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "**********")
+        return text
+
+    def scrub(self, error: BaseException) -> None:
+        """Mask credentials a vendor echoed back into an error's message or body."""
+        if not self._secrets:
+            return
+        text = str(error)
+        if any(s in text for s in self._secrets):
+            error.args = (self.redact(text), *error.args[1:])
+            if hasattr(error, "message"):
+                error.message = self.redact(str(error.message))
+        body = getattr(error, "body", None)
+        if body is not None and any(s in repr(body) for s in self._secrets):
+            error.body = _redact_data(body, self.redact)  # type: ignore[attr-defined]
+
+
+def _redact_data(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_data(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_data(v, redact) for v in value]
+    return value
+
+
+@dataclass
+class _Retry:
+    target: Target
+    retry: int
+    wait: float
+    slept: bool = False
 
 
 class CallPlan:
-    """One call's walk through its targets. Not thread-safe: one plan per call."""
+    """One call's walk through its targets. Used from one thread (or task) at a time."""
 
-    def __init__(self, router: Router, name: str, targets: list[Target], policy: Policy,
-                 skipped: list[errors.Attempt], *, timeout: float | None, single: bool) -> None:
+    def __init__(self, router: Router, name: str, route: str | None, targets: list[Target], policy: Policy,
+                 skipped: list[errors.Attempt], *, overrides: Mapping[str, float | None], single: bool,
+                 stream: bool = False, hedge_after: float | None = None) -> None:
         self.router = router
         self.name = name
+        self.route = route
         self.targets = targets
         self.policy = policy
         self.single = single
-        self.info = RouteInfo(route=None if single else name, attempts=list(skipped))
+        self.stream = stream
+        self.hedge_after = hedge_after
+        self.overrides = overrides
+        self.info = RouteInfo(route=route, attempts=list(skipped))
         self.started = router.clock()
-        total = policy.timeouts.total
-        self.total = min(total, timeout) if (timeout is not None and total is not None) else (timeout or total)
-        self._index = 0
-        self._retries = 0
-        self._pending: Try | None = None
+        self.total = overrides.get("total", policy.timeouts.total)  # the call's own timeout= wins
+        self._next = 0  # index of the next target not yet tried
+        self._retries: deque[_Retry] = deque()
         self._failed: BaseException | None = None
+        self._fallback_from: errors.Attempt | None = None
+        self._window_floor = 0
+        self._number = 0
+        self.in_flight = 0
+        self._served: Target | None = None
+        self._ended = False
 
+    # -- time ---------------------------------------------------------------------------------
     def remaining(self) -> float | None:
         if self.total is None:
             return None
         return self.total - (self.router.clock() - self.started)
 
-    def deadline(self, *, stream: bool) -> Deadline:
-        t = self.policy.timeouts
-        left = self.remaining()
+    def deadline(self, target: Target) -> Deadline:
+        """This attempt's limits: defaults < provider < route < call, cut to what is left."""
+        t: Timeouts = self.router.settings.attempt_timeouts(self.route, target.provider.name)
+        o = self.overrides
+        cap = self.remaining()
+        own = self.router.settings.provider_total(target.provider.name)
+        if own is not None:
+            cap = own if cap is None else min(cap, own)
 
-        def cut(value: float | None) -> float | None:
-            if left is None:
+        def cut(name: str) -> float | None:
+            value = o[name] if name in o else getattr(t, name)
+            if cap is None:
                 return value
-            return max(min(value, left) if value is not None else left, 0.001)
+            return max(min(value, cap) if value is not None else cap, 0.001)
 
-        read = t.first_token if stream and t.first_token is not None else None
-        return Deadline(connect=cut(t.connect), read=cut(read), idle=cut(t.idle) if stream else None)
+        if self.stream:
+            first = cut("first_token")
+            return Deadline(cut("connect"), first, cut("idle"), first, cap)
+        return Deadline(cut("connect"), cut("read"), None, None, cap)
 
-    def next_step(self, *, stream: bool = False) -> Step:
+    # -- steps ----------------------------------------------------------------------------------
+    def next_step(self) -> Step:
+        """What to do now: Try a target, Sleep (then ask again), or Fail with the final error."""
         if self._failed is not None:
+            if not self._ended:
+                self._finish(self._failed)
             return Fail(self._failed)
         left = self.remaining()
         if left is not None and left <= 0:
             return Fail(self._exhausted("the total deadline passed"))
-        if self._pending is not None:
-            step, self._pending = self._pending, None
-            return Try(step.target, self.deadline(stream=stream), step.retry)
-        while self._index < len(self.targets):
-            target = self.targets[self._index]
-            state = self.router.state(target, self.policy)
-            if state.breaker.allow():
-                state.budget.deposit()
-                return Try(target, self.deadline(stream=stream), 0)
-            self.info.attempts.append(errors.Attempt(target.key, None, 0.0, "circuit_open"))
-            self._index += 1
-        return Fail(self._exhausted("no target is available"))
+        while self._retries:
+            retry = self._retries[0]
+            if not retry.slept and retry.wait > 0:
+                retry.slept = True
+                return Sleep(retry.wait if left is None else min(retry.wait, left))
+            self._retries.popleft()
+            permit = self._admit(retry.target)
+            if permit is not None:
+                return self._try(retry.target, retry.retry, permit)
+            self._skip(retry.target, "circuit_open")
+        found = self._take()
+        if found is not None:
+            target, permit = found
+            if self._fallback_from is not None:
+                self.info.fallbacks += 1
+                log.info("%s: %s failed (%s), falling back to %s", self.name, self._fallback_from.target,
+                         self._fallback_from.kind, target.key)
+                self.router.emit("on_fallback", self.info, self._fallback_from, target.key)
+                self._fallback_from = None
+            return self._try(target, 0, permit)
+        return Fail(self._exhausted("no target is left"))
+
+    def hedge_step(self) -> Try | None:
+        """The next untried target, to race against the attempts in flight (hedging)."""
+        if self._failed is not None or self.router.clock() - self.started >= (self.total or float("inf")):
+            return None
+        found = self._take()
+        if found is None:
+            return None
+        self.info.hedges += 1
+        log.debug("%s: no first byte after %ss, hedging with %s", self.name, self.hedge_after, found[0].key)
+        return self._try(found[0], 0, found[1], hedge=True)
+
+    def _take(self) -> tuple[Target, Permit] | None:
+        while self._next < len(self.targets):
+            target = self.targets[self._next]
+            self._next += 1
+            why = self._excluded(target)
+            if why:
+                self._skip(target, why)
+                continue
+            permit = self._admit(target)
+            if permit is None:
+                self._skip(target, "circuit_open")
+                continue
+            return target, permit
+        return None
+
+    def _admit(self, target: Target) -> Permit | None:
+        breaker = self.router.state(target, self.policy).breaker
+        permit = breaker.acquire()
+        if permit is None and self.single:
+            permit = breaker.force()  # nothing else to try: a direct call is always attempted
+        return permit
+
+    def _excluded(self, target: Target) -> str | None:
+        if self._window_floor:
+            info = target.info
+            window = info.context_window if info is not None else None
+            if window is not None and window <= self._window_floor:
+                return f"skipped: context window {window} is not larger than {self._window_floor}"
+        return None
+
+    def _try(self, target: Target, retry: int, permit: Permit, *, hedge: bool = False) -> Try:
+        if retry == 0:
+            self.router.state(target, self.policy).budget.deposit()
+        self._number += 1
+        self.in_flight += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: attempt %d -> %s%s", self.name, self._number, target.key,
+                      f" (retry {retry})" if retry else "")
+        return Try(target, self.deadline(target), retry, self._number, permit, hedge)
+
+    def _skip(self, target: Target, why: str) -> None:
+        self.info.attempts.append(errors.Attempt(target.key, None, 0.0, why))
+        log.debug("%s: skipping %s (%s)", self.name, target.key, why)
+
+    def _more(self) -> bool:
+        """Is another target left that could be tried now?"""
+        for target in self.targets[self._next:]:
+            if not self._excluded(target) and self.router.state(target, self.policy).breaker.available():
+                return True
+        return False
 
     # -- outcomes ---------------------------------------------------------------------------
     def succeeded(self, step: Try, elapsed: float, *, first_token: float | None = None) -> None:
+        """The attempt produced a response (a stream: its first output — the commit point)."""
+        self.in_flight -= 1
         state = self.router.state(step.target, self.policy)
-        state.breaker.record_success()
-        state.latency.observe(first_token if first_token is not None else elapsed)
+        if state.breaker.record_success(step.permit):
+            log.info("circuit for %s closed", step.target.key)
+        state.tracker(self.stream).observe(first_token if first_token is not None else elapsed)
+        attempt = errors.Attempt(step.target.key, None, elapsed, None)
         self.info.provider, self.info.model = step.target.provider.name, step.target.model
-        self.info.attempts.append(errors.Attempt(step.target.key, None, elapsed, None))
-        self.info.latency = self.router.clock() - self.started
+        self.info.attempts.append(attempt)
         self.info.first_token_latency = first_token
+        self._served = step.target
+        self.router.emit("on_attempt", self.info, attempt)
+        if not self.stream:
+            self._succeed()
+
+    def _succeed(self) -> None:
+        self.info.latency = self.router.clock() - self.started
+        self._ended = True
         self.router.emit("on_success", self.info)
 
-    def failed(self, step: Try, error: BaseException, elapsed: float) -> Sleep | None:
-        """Record a failure; returns a Sleep when the same target should be retried after it."""
-        kind = _kind_of(error)
+    def failed(self, step: Try, error: BaseException, elapsed: float) -> None:
+        """Record a failed attempt and decide what the next step will be."""
+        self.in_flight -= 1
+        self.router.scrub(error)
         target = step.target
+        kind = _kind_of(error)
+        attempt = errors.Attempt(target.key, error, elapsed, kind)
+        self.info.attempts.append(attempt)
+        self.router.emit("on_attempt", self.info, attempt)
         state = self.router.state(target, self.policy)
-        self.info.attempts.append(errors.Attempt(target.key, error, elapsed, kind))
-        self.router.emit("on_attempt", self.info, error)
-        retryable = _retryable(error, kind)
-        retry_after = getattr(error, "retry_after", None)
+        unsupported = isinstance(error, errors.UnsupportedParameterError)  # refused before sending
+        retryable = not unsupported and _retryable(error, kind)
+        retry_after: float | None = getattr(error, "retry_after", None)
         if retryable or kind in _HARD_BREAKER:
-            state.breaker.record_failure(hard=kind in _HARD_BREAKER, retry_after=retry_after)
-        falls_back = kind in self.policy.fallback_on
-        if not falls_back and not retryable:
-            self._failed = error
-            return None
-        more_targets = self._index + 1 < len(self.targets)
-        retry = self.policy.retry
-        may_retry = (retryable and step.retry + 1 < retry.max_attempts
-                     and (retry.in_place or not more_targets or not falls_back))
-        if may_retry:
-            left = self.remaining()
-            delay = retry_after if retry_after is not None else backoff_delay(retry.backoff, step.retry + 1)
-            fits = left is None or delay < left
-            if fits and state.budget.try_spend():
-                self._pending = Try(target, Deadline(None, None), step.retry + 1)
-                self._retries += 1
-                return Sleep(delay) if delay > 0 else None
-        if more_targets and falls_back:
-            self._index += 1
-            self.info.fallbacks += 1
-            self.router.emit("on_fallback", self.info, error)
-            return None
-        self._failed = self._final(error)
-        return None
+            state.tracker(self.stream).penalize(elapsed)
+            if state.breaker.record_failure(step.permit, hard=kind in _HARD_BREAKER, retry_after=retry_after):
+                log.warning("circuit for %s opened for %.0fs after %s", target.key, state.breaker.retry_in(), kind)
+        elif isinstance(error, errors.APIStatusError) and not unsupported:
+            state.breaker.record_success(step.permit)  # it answered: the target is up, the request is not
+        else:
+            state.breaker.release(step.permit)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: %s failed after %.3fs (%s): %s", self.name, target.key, elapsed, kind,
+                      self.router.redact(str(error))[:300])
 
-    def _final(self, error: BaseException) -> BaseException:
+        falls_back = unsupported or _CLASS_OF_KIND.get(kind, kind) in self.policy.fallback_on
+        if not retryable and not falls_back:
+            self._fail_now(error)
+            return
+        if kind == "context_window" and target.info is not None and target.info.context_window:
+            self._window_floor = max(self._window_floor, target.info.context_window)
+        retry = self.policy.retry
+        more = falls_back and self._more()
+        if retryable and step.retry + 1 < retry.max_attempts and (retry.in_place or not more):
+            delay = retry_after if retry_after is not None else backoff_delay(retry.backoff, step.retry + 1,
+                                                                              self.router.rng)
+            left = self.remaining()
+            if left is not None and delay >= left:
+                log.debug("%s: %s asks to wait %.1fs, more than the %.1fs left", self.name, target.key, delay, left)
+            elif state.budget.try_spend():
+                self._retries.append(_Retry(target, step.retry + 1, delay))
+                self.info.retries += 1
+                log.debug("%s: retrying %s in %.2fs (%s)", self.name, target.key, delay, kind)
+                return
+            else:
+                log.info("%s: retry budget of %s is spent; not retrying (%s)", self.name, target.key, kind)
+        if falls_back:
+            self._fallback_from = attempt  # next_step moves on, or fails when nothing is left
+            return
+        self._fail_now(error)
+
+    def released(self, step: Try, elapsed: float = 0.0, why: str = "cancelled") -> None:
+        """The attempt ended with no verdict (a hedge that lost, a cancelled call)."""
+        self.in_flight -= 1
+        self.router.state(step.target, self.policy).breaker.release(step.permit)
+        self.info.attempts.append(errors.Attempt(step.target.key, None, elapsed, why))
+
+    # -- streams after the commit point -------------------------------------------------------
+    def stream_completed(self, usage: Mapping[str, Any] | None) -> None:
+        if self._served is not None:
+            self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
+        if not self._ended:
+            self._succeed()
+
+    def stream_interrupted(self, error: BaseException) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self.info.latency = self.router.clock() - self.started
+        self.router.scrub(error)
+        if self._served is not None and _counts_against(error):
+            state = self.router.state(self._served, self.policy)
+            if state.breaker.record_failure():
+                log.warning("circuit for %s opened after an interrupted stream", self._served.key)
+        log.info("%s: stream from %s interrupted: %s", self.name, self._served.key if self._served else "?",
+                 self.router.redact(str(error))[:300])
+        _attach(error, self.info)
         self.router.emit("on_failure", self.info, error)
-        if self.single or (len([a for a in self.info.attempts if a.error is not None]) <= 1 \
-                and len(self.targets) <= 1):
-            _attach(error, self.info)
-            return error
-        failure = errors.AllTargetsFailedError(self.name, self.info.attempts)
-        failure.__cause__ = error
-        return failure
+
+    def priced(self, usage: Mapping[str, Any] | None) -> None:
+        if self._served is not None:
+            self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
+
+    # -- the final error ----------------------------------------------------------------------------
+    def _fail_now(self, error: BaseException) -> None:
+        """A failure no other target would fix (or one the route does not fall back on): the call
+        fails with it — once no hedge in flight can still succeed (next_step reports it)."""
+        self._failed = error
 
     def _exhausted(self, why: str) -> BaseException:
         last = next((a.error for a in reversed(self.info.attempts) if a.error is not None), None)
-        if last is not None and (self.single or len(self.targets) <= 1):
-            _attach(last, self.info)
-            return last
-        self.router.emit("on_failure", self.info, last)
-        failure = errors.AllTargetsFailedError(self.name, self.info.attempts)
-        failure.args = (f"{failure.args[0]}\n  ({why})",)
-        failure.__cause__ = last
-        return failure
+        if last is not None and self.single:
+            error: BaseException = last
+        else:
+            failure = errors.AllTargetsFailedError(self.name, self.info.attempts)
+            failure.args = (self.router.redact(f"{failure.args[0]}\n  ({why})"),)
+            failure.__cause__ = last
+            error = failure
+        self._failed = error
+        self._finish(error)
+        return error
+
+    def _finish(self, error: BaseException) -> None:
+        self.info.latency = self.router.clock() - self.started
+        self._ended = True
+        _attach(error, self.info)
+        log.debug("%s: failed: %s", self.name, self.router.redact(str(error))[:300])
+        self.router.emit("on_failure", self.info, error)
 
 
 def _attach(error: BaseException, info: RouteInfo) -> None:
@@ -333,6 +668,7 @@ def _kind_of(error: BaseException) -> str:
 
 
 def _retryable(error: BaseException, kind: str) -> bool:
+    """openai's rule: x-should-retry first, then 408/409/429/5xx, connection errors and timeouts."""
     response = getattr(error, "response", None)
     if response is not None:
         should = response.headers.get("x-should-retry")
@@ -340,25 +676,33 @@ def _retryable(error: BaseException, kind: str) -> bool:
             return True
         if should == "false":
             return False
-        if response.status_code in (408, 409, 429) or response.status_code >= 500:
-            return True
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int) and (status in (408, 409, 429) or status >= 500):
+        return True
     return kind in _RETRYABLE
 
 
-def _unit_price(info: ModelInfo | None) -> float | None:
+def _counts_against(error: BaseException) -> bool:
+    cause = error.__cause__ if isinstance(error, errors.StreamInterruptedError) else error
+    if cause is None:
+        return True
+    return _retryable(cause, _kind_of(cause))
+
+
+def _unit_price(info: ModelInfo | None, cny_per_usd: float) -> float | None:
     if info is None or info.input_price is None:
         return None
     price = info.input_price + (info.output_price or 0.0)
-    return price / CNY_PER_USD if info.currency == "CNY" else price
+    return price / cny_per_usd if info.currency == "CNY" else price
 
 
 # -- capability filtering -------------------------------------------------------------------------
 
-def needs(params: Mapping[str, Any], operation: str) -> tuple[set[str], int]:
+def needs(params: Mapping[str, Any], operation: str, stream: bool = False) -> tuple[set[str], int]:
     """Capabilities a request needs, and a rough token estimate (4 characters a token)."""
     if operation == "embeddings":
         return {"embeddings"}, 0
-    required: set[str] = set()
+    required: set[str] = {"stream"} if stream else set()
     if params.get("tools") or params.get("functions"):
         required.add("tools")
     fmt = params.get("response_format")
@@ -379,11 +723,12 @@ def needs(params: Mapping[str, Any], operation: str) -> tuple[set[str], int]:
     return required, chars // 4 + int(output)
 
 
-def _capable(targets: list[tuple[Target, float]], params: Mapping[str, Any],
-             operation: str) -> tuple[list[tuple[Target, float]], list[errors.Attempt]]:
+def _capable(targets: list[tuple[Target, float]], params: Mapping[str, Any], operation: str,
+             stream: bool = False) -> tuple[list[tuple[Target, float]], list[errors.Attempt]]:
+    """Targets that can take the request, and a skip record for each one that cannot."""
     if len(targets) < 2:
         return targets, []
-    required, tokens = needs(params, operation)
+    required, tokens = needs(params, operation, stream)
     usable: list[tuple[Target, float]] = []
     skipped: list[errors.Attempt] = []
     for target, weight in targets:

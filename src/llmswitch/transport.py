@@ -3,12 +3,23 @@
 httpx2 clients are created lazily (importing llmswitch opens nothing) and their own retries are
 off — the router owns the one retry loop. Providers of the ``mock`` protocol are served
 in-process by :class:`llmswitch.testing.MockTransport`, so the demo config needs no network.
+
+Deadlines: httpx2's timeouts are per socket operation, so they bound ``connect`` and a single
+wait exactly but cannot express "first output within 30 s" or "the whole call within 120 s"
+across many reads. Async streams enforce those with asyncio timers (in :mod:`._stream`); sync
+streams use :class:`Watchdog`, one daemon thread that shuts a stream's socket down when its
+deadline passes, which wakes the blocked read at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import socket
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,18 +31,25 @@ from .adapters.base import Provider, WireRequest, json_body
 if TYPE_CHECKING:
     from .testing.app import MockApp
 
-__all__ = ["AsyncTransport", "Deadline", "SyncTransport", "connection_error"]
+__all__ = ["AsyncTransport", "Deadline", "SyncTransport", "Watch", "Watchdog", "abort", "connection_error",
+           "watchdog"]
 
 DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deadline:
-    """Per-attempt timeouts in seconds (None = unbounded), already cut to the remaining total."""
+    """One attempt's limits in seconds (None = unbounded), already cut to what is left of the call.
+
+    ``read`` is the socket-level wait for a response head (streams) or a whole response;
+    ``first_token``, ``idle`` and ``total`` are enforced by the stream readers.
+    """
 
     connect: float | None
-    read: float | None  # waiting for the response head / a whole non-stream body
-    idle: float | None = None  # between stream chunks
+    read: float | None
+    idle: float | None = None
+    first_token: float | None = None
+    total: float | None = None
 
     def httpx(self) -> httpx2.Timeout:
         return httpx2.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.connect)
@@ -46,6 +64,139 @@ def connection_error(exc: Exception, request: httpx2.Request, provider: str, mod
     return errors.APIConnectionError(message=f"Connection error: {type(exc).__name__}: {detail}",
                                      request=request, provider=provider, model=model)
 
+
+def abort(response: httpx2.Response) -> bool:
+    """Shut the response's socket down from any thread, waking a read blocked on it.
+
+    Returns False when the transport exposes no socket (in-process mocks, custom transports).
+    """
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return False
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    return True
+
+
+# -- the sync deadline watchdog --------------------------------------------------------------------
+
+class Watch:
+    """One stream's deadline. Moving it later is a plain assignment (per chunk, lock-free);
+    moving it earlier wakes the watchdog. ``fired`` names the deadline that passed, if one did.
+
+    ``reading`` is False while the caller holds a chunk: an idle or first-token deadline that
+    passes then waits for the next read (the caller's own time is not the server's silence).
+    """
+
+    __slots__ = ("_abort", "_dog", "active", "due", "fired", "queued_at", "reading", "reason")
+
+    def __init__(self, dog: Watchdog, abort: Callable[[], object], due: float, reason: str) -> None:
+        self._dog = dog
+        self._abort = abort
+        self.due = due
+        self.reason = reason
+        self.queued_at = due
+        self.fired: str | None = None
+        self.active = True
+        self.reading = True
+
+    def set(self, due: float, reason: str) -> None:
+        self.reason = reason
+        self.due = due
+        if due < self.queued_at:
+            self._dog.push(self)
+
+    def cancel(self) -> None:
+        self._dog.cancel(self)
+
+
+_RECHECK = 0.05  # how often an expired watch is looked at again while its caller holds a chunk
+
+
+class Watchdog:
+    """A heap of stream deadlines served by one lazily started daemon thread."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._dead = 0
+
+    def watch(self, abort: Callable[[], object], due: float, reason: str) -> Watch:
+        watch = Watch(self, abort, due, reason)
+        self.push(watch)
+        return watch
+
+    def push(self, watch: Watch) -> None:
+        with self._cond:
+            watch.queued_at = watch.due
+            heapq.heappush(self._heap, (watch.due, next(self._seq), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llmswitch-watchdog", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is watch:
+                self._cond.notify()
+
+    def cancel(self, watch: Watch) -> None:
+        with self._cond:
+            if not watch.active:
+                return
+            watch.active = False
+            self._dead += 1
+            if self._dead > 64 and self._dead * 2 > len(self._heap):  # keep the heap small
+                self._heap = [e for e in self._heap if e[2].active and e[0] == e[2].queued_at]
+                heapq.heapify(self._heap)
+                self._dead = 0
+
+    def _run(self) -> None:
+        while True:
+            fire: Watch | None = None
+            with self._cond:
+                while fire is None:
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    when, _, watch = self._heap[0]
+                    if not watch.active or when != watch.queued_at:  # cancelled, or superseded
+                        heapq.heappop(self._heap)
+                        if not watch.active:
+                            self._dead = max(self._dead - 1, 0)
+                        continue
+                    now = self.clock()
+                    if when > now:
+                        self._cond.wait(when - now)
+                        continue
+                    heapq.heappop(self._heap)
+                    if watch.due > now or (not watch.reading and watch.reason != "total"):
+                        # moved later since it was queued, or the caller holds a chunk: look again
+                        watch.queued_at = watch.due if watch.due > now else now + _RECHECK
+                        heapq.heappush(self._heap, (watch.queued_at, next(self._seq), watch))
+                        continue
+                    watch.active = False
+                    watch.fired = watch.reason
+                    fire = watch
+            with contextlib.suppress(Exception):
+                fire._abort()
+
+
+_WATCHDOG: Watchdog | None = None
+_WATCHDOG_LOCK = threading.Lock()
+
+
+def watchdog() -> Watchdog:
+    """The process-wide watchdog (its thread starts on the first watched stream)."""
+    global _WATCHDOG
+    if _WATCHDOG is None:
+        with _WATCHDOG_LOCK:
+            if _WATCHDOG is None:
+                _WATCHDOG = Watchdog()
+    return _WATCHDOG
+
+
+# -- transports ---------------------------------------------------------------------------------------
 
 def _mock_app(providers: Mapping[str, Provider]) -> MockApp:
     from .testing.app import MockApp
@@ -65,7 +216,8 @@ class _Base:
         self._providers = providers
         self._lock = threading.Lock()
 
-    def build(self, client: httpx2.Client | httpx2.AsyncClient, wire: WireRequest, deadline: Deadline) -> httpx2.Request:
+    def build(self, client: httpx2.Client | httpx2.AsyncClient, wire: WireRequest,
+              deadline: Deadline) -> httpx2.Request:
         content = None if wire.json is None else json_body(wire.json)
         headers = wire.headers
         if content is not None and "content-type" not in {k.lower() for k in headers}:
@@ -101,8 +253,8 @@ class SyncTransport(_Base):
             response = client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
         except httpx2.TransportError as exc:
             raise connection_error(exc, request, provider.name, model) from exc
-        if wire.stream and deadline.idle is not None:
-            _set_body_read_timeout(response, deadline.idle)
+        if wire.stream:
+            _set_body_read_timeout(response, deadline)
         return response
 
     def close(self) -> None:
@@ -139,6 +291,8 @@ class AsyncTransport(_Base):
             response = await client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
         except httpx2.TransportError as exc:
             raise connection_error(exc, request, provider.name, model) from exc
+        if wire.stream:
+            _set_body_read_timeout(response, deadline)
         return response
 
     async def aclose(self) -> None:
@@ -148,12 +302,13 @@ class AsyncTransport(_Base):
             await self._mock.aclose()
 
 
-def _set_body_read_timeout(response: httpx2.Response, seconds: float) -> None:
-    """After the head of a stream arrived, body reads wait at most the idle timeout.
+def _set_body_read_timeout(response: httpx2.Response, deadline: Deadline) -> None:
+    """After a stream's head arrived, a single body read may wait for what is left of the call.
 
-    The connection pool reads the timeout mapping when the body starts, so changing the shared
-    mapping here makes the idle limit apply between chunks while the head waited for first_token.
+    The head waited at most ``first_token``; the connection pool reads the timeout mapping again
+    when the body starts, so the body gets this looser socket backstop while the stream readers
+    enforce first_token, idle and total precisely (a gap before the first token is not "idle").
     """
     timeouts: Any = response.request.extensions.get("timeout")
     if isinstance(timeouts, dict):
-        timeouts["read"] = seconds
+        timeouts["read"] = deadline.total

@@ -782,3 +782,14 @@ def test_e2e_embeddings(gemini_server: MockServer) -> None:
         out = client.embeddings.create(model="gem/text-embedding-004", input=["a", "b"])
     assert len(out.data) == 2
     assert len(out.data[0].embedding) == 8
+
+
+async def test_e2e_async_stream(gemini_server: MockServer) -> None:
+    config = {"providers": {"gem": {"type": "gemini", "api_key": KEY, "base_url": gemini_server.base_url("g")}}}
+    async with llmswitch.AsyncOpenAI(config=config, max_retries=0) as client:
+        stream = await client.chat.completions.create(
+            model=f"gem/{MODEL}", messages=[{"role": "user", "content": "async hello"}], stream=True
+        )
+        chunks = [c async for c in stream]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"[g:{MODEL}] async hello"
+    assert chunks[-1].choices[0].finish_reason == "stop"

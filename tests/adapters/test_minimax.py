@@ -217,6 +217,14 @@ def test_base_resp_error_with_an_error_status() -> None:
     assert err.status_code == 429
 
 
+@pytest.mark.parametrize(("status", "code", "cls"), [(404, 1000, errors.NotFoundError),
+                                                   (503, 1039, errors.InternalServerError),
+                                                   (400, 1039, errors.ContextWindowExceededError),
+                                                   (400, 1026, errors.ContentFilterError)])
+def test_a_specific_http_status_wins_over_the_code(status: int, code: int, cls: type[Exception]) -> None:
+    assert type(make().parse_error(response(status, error_body(code)), MODEL)) is cls
+
+
 def test_openai_style_error_with_an_error_status() -> None:
     body = {"error": {"message": "invalid api key", "type": "authentication_error"}}
     assert type(make().parse_error(response(401, body), MODEL)) is errors.AuthenticationError

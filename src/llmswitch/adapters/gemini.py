@@ -68,7 +68,7 @@ _SCHEMA_KEYS = frozenset({
 })
 # OpenAI create() params → generationConfig fields
 _SAMPLING: tuple[tuple[str, str], ...] = (
-    ("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"), ("seed", "seed"),
+    ("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed"),
     ("presence_penalty", "presencePenalty"), ("frequency_penalty", "frequencyPenalty"),
     ("n", "candidateCount"),
 )
@@ -185,8 +185,6 @@ class GeminiAdapter(Adapter):
             request: dict[str, Any] = {"model": f"models/{model}", "content": {"parts": [{"text": text}]}}
             if params.get("dimensions"):
                 request["outputDimensionality"] = params["dimensions"]
-            if params.get("task_type"):
-                request["taskType"] = params["task_type"]
             requests.append(request)
         return WireRequest("POST", self.url(f"/models/{model}:batchEmbedContents"), self.headers(),
                            {"requests": requests})

@@ -153,12 +153,16 @@ class MiniMaxAdapter(OpenAIAdapter):
 
     def base_resp_error(self, response: httpx2.Response, body: Any, model: str, code: int,
                         message: str) -> errors.APIStatusError:
-        """Status code table first; unknown codes by message patterns (or the HTTP status, if an error)."""
+        """A specific HTTP error status (401, 404, 429, 5xx…) wins; inside a 200 or a plain 400 the
+        status-code table decides; unknown codes go by message patterns."""
+        status = response.status_code
+        by_status = errors.kind_for_status(status) if status >= 400 else None
         kind = self._codes.get(str(code))
-        if kind is None:
-            status = response.status_code if response.status_code >= 400 else 400
-            kind = classify_error(status, code, message, self.provider.preset.quirks)
-        in_200 = response.status_code < 400
+        if by_status is not None and by_status not in ("bad_request", "other"):
+            kind = by_status
+        elif kind is None:
+            kind = classify_error(status if status >= 400 else 400, code, message, self.provider.preset.quirks)
+        in_200 = status < 400
         return self.error(kind, message or f"MiniMax error {code}", response, model,  # type: ignore[arg-type]
                           body=body, code=code, status_code=_KIND_STATUS.get(kind, 400) if in_200 else None)
 
@@ -178,7 +182,8 @@ class MiniMaxStream(StreamTranslator):
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         data = event.data
-        if data == "[DONE]":
+        if data == "[DONE]":  # not documented for MiniMax, but an OpenAI-style terminator if sent
+            self.complete = True
             return self.close()
         if not data:
             return []

@@ -26,7 +26,7 @@ __all__ = ["OllamaAdapter", "OllamaStream"]
 
 # OpenAI create() params → Ollama ``options`` (§17 ``_types.py``)
 _OPTIONS: tuple[tuple[str, str], ...] = (
-    ("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("seed", "seed"),
+    ("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"),
     ("presence_penalty", "presence_penalty"), ("frequency_penalty", "frequency_penalty"),
 )
 _FINISH: dict[str, str] = {"stop": "stop", "length": "length"}

@@ -330,7 +330,7 @@ class SenseNovaStream(StreamTranslator):
 # -- translation helpers ---------------------------------------------------------------------------
 def _message(message: Mapping[str, Any]) -> dict[str, Any]:
     """One OpenAI message as the native API takes it (system stays a message; content a string)."""
-    out: dict[str, Any] = {k: v for k, v in message.items() if v is not None}
+    out: dict[str, Any] = {k: v for k, v in message.items() if v is not None and k != "reasoning_content"}
     if out.get("role") == "developer":
         out["role"] = "system"
     out["content"] = _content(message.get("content"))

@@ -102,7 +102,8 @@ class ZhipuAdapter(OpenAIAdapter):
 
     def _classified(self, response: httpx2.Response, body: Any, model: str,
                     status: int) -> errors.APIStatusError:
-        """Business code first (it tells context from filter within a 400), then the OpenAI rules."""
+        """The business code tells context from filter within a 400 and names errors inside a 200;
+        a specific HTTP error status (401, 402, 404, 429, 5xx…) keeps its own meaning."""
         err = body.get("error") if isinstance(body, dict) else None
         code = err.get("code") if isinstance(err, dict) else None
         kind = self._codes.get(str(code)) if code is not None else None
@@ -110,6 +111,9 @@ class ZhipuAdapter(OpenAIAdapter):
             return super()._classified(response, body, model, status)
         message = str(err.get("message") or f"Zhipu error {code}")
         in_200 = response.status_code < 400
+        by_status = errors.kind_for_status(response.status_code)
+        if not in_200 and by_status not in ("bad_request", "other"):
+            return self.error(by_status, message, response, model, body=body, code=code)
         return self.error(kind, message, response, model, body=body, code=code,  # type: ignore[arg-type]
                           status_code=_KIND_STATUS.get(kind, 400) if in_200 else None)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,14 +28,19 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "Loaded",
+    "check_targets",
     "console",
+    "default_targets",
     "describe_error",
     "discover",
     "guarded",
     "load",
+    "note",
+    "redact_url",
     "scrub",
+    "secret_name",
     "secret_values",
-    "state",
+    "target_problem",
 ]
 
 EXIT_FAILURE = 1
@@ -45,15 +50,6 @@ DEMO_SOURCE = "built-in demo config"
 DISCOVERED = ("providers.yaml", "providers.yml", "providers.toml", "providers.json")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _State:
-    """Options given before the command name (``llmswitch --config F compare …``)."""
-
-    config: str | None = None
-
-
-state = _State()
 
 
 class CliError(Exception):
@@ -72,7 +68,7 @@ def console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() or os.environ.get("COLUMNS") else 120
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
     return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 
@@ -142,7 +138,7 @@ class Loaded:
 
 def discover(explicit: str | None = None) -> str | None:
     """``--config``, else ``$LLMSWITCH_CONFIG``, else ``./providers.yaml`` (or .yml/.toml/.json); None = demo."""
-    chosen = explicit or state.config or os.environ.get("LLMSWITCH_CONFIG")
+    chosen = explicit or os.environ.get("LLMSWITCH_CONFIG")
     if chosen:
         return chosen
     return next((name for name in DISCOVERED if Path(name).is_file()), None)
@@ -172,6 +168,33 @@ def secret_values(settings: Settings) -> list[str]:
     values = {secret.get() for provider in settings.providers.values()
               for secret in provider.credentials.values()}
     return sorted((v for v in values if v and len(v) >= 4), key=len, reverse=True)
+
+
+_SECRET_WORDS = frozenset({"key", "apikey", "secret", "token", "password", "passwd", "authorization", "auth",
+                           "signature", "sig", "credential", "credentials"})
+
+
+def secret_name(name: str) -> bool:
+    """Does a field / header / query-parameter name suggest a secret? (``max_tokens`` does not.)"""
+    words = name.lower().replace("-", "_").split("_")
+    return any(word in _SECRET_WORDS for word in words) or name.lower().replace("-", "_") in ("api_key", "x_api_key")
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to print: no password in it, no secret-looking query values."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "****@" + netloc.rpartition("@")[2]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "****" if secret_name(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -219,10 +242,3 @@ def check_targets(settings: Settings, targets: Iterable[str]) -> None:
     if problems:
         raise CliError(problems[0], code=EXIT_USAGE, details=problems[1:])
 
-
-def mapping_get(data: Mapping[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(key)  # type: ignore[assignment]
-    return data

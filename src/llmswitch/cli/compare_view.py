@@ -126,7 +126,7 @@ def _status_text(row: Summary) -> str:
     if row.runs > 1:
         return f"{row.status} {row.ok_runs}/{row.runs}"
     if row.status == "ok":
-        return "ok" if row.attempts <= 1 else f"ok · {row.attempts} attempts"
+        return "ok" if row.attempts <= 1 else f"ok ({row.attempts} tries)"
     return f"✗ {row.error['type'] if row.error else 'error'}"
 
 
@@ -136,25 +136,29 @@ def _served(row: Summary) -> str:
     return "—"
 
 
+def _target(row: Summary) -> str:
+    """The target as asked for, and who served it when that differs (a route, a fallback)."""
+    served = _served(row)
+    return row.target if served in ("—", row.target) else f"{row.target} → {served}"
+
+
 def render_table(rows: Sequence[Summary], *, full: bool, repeat: int, multi_prompt: bool) -> Table:
     from rich.table import Table
     from rich.text import Text
 
     table = Table(show_lines=full, header_style="bold")
     if multi_prompt:
-        table.add_column("#", justify="right")
+        table.add_column("#", justify="right", no_wrap=True)
     table.add_column("target", no_wrap=True)
-    table.add_column("served by", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("TTFT", justify="right", no_wrap=True)
-    table.add_column("latency p50" if repeat > 1 else "latency", justify="right", no_wrap=True)
+    table.add_column("p50" if repeat > 1 else "latency", justify="right", no_wrap=True)
     if repeat > 1:
         table.add_column("p95", justify="right", no_wrap=True)
-    table.add_column("tokens in/out", justify="right", no_wrap=True)
-    table.add_column("tok/s", justify="right", no_wrap=True)
-    table.add_column("cost CNY", justify="right", no_wrap=True)
-    table.add_column("cost USD", justify="right", no_wrap=True)
-    table.add_column("answer", overflow="fold" if full else "ellipsis", no_wrap=not full, min_width=12)
+    for name in ("tokens", "tok/s", "CNY", "USD"):
+        table.add_column(name, justify="right", no_wrap=True)
+    # the only wrapping column: when the terminal is narrow, it gives way first
+    table.add_column("answer", overflow="fold", min_width=12)
     for row in rows:
         ok = row.status == "ok"
         status = Text(_status_text(row), style="green" if ok else "yellow" if row.status == "partial" else "red")
@@ -163,11 +167,11 @@ def render_table(rows: Sequence[Summary], *, full: bool, repeat: int, multi_prom
         else:
             answer = Text(truncate(row.error["message"] or "" if row.error else ""), style="red")
         cells: list[Any] = [str(row.prompt_index + 1)] if multi_prompt else []
-        cells += [row.target, _served(row), status, _seconds(row.ttft_s), _seconds(row.latency_s)]
+        cells += [_target(row), status, _seconds(row.ttft_s), _seconds(row.latency_s)]
         if repeat > 1:
             cells.append(_seconds(row.latency_p95_s))
         cells += [
-            f"{_number(row.prompt_tokens)} / {_number(row.completion_tokens)}",
+            f"{_number(row.prompt_tokens)}/{_number(row.completion_tokens)}",
             _number(row.tokens_per_s, 1),
             _cost(row.cost_cny, "¥"),
             _cost(row.cost_usd, "$"),
@@ -233,7 +237,7 @@ def _md(text: str) -> str:
 
 def render_markdown(rows: Sequence[Summary], *, full: bool, repeat: int, multi_prompt: bool) -> str:
     headers = [*(["#"] if multi_prompt else []), "target", "served by", "status", "TTFT",
-               "latency p50" if repeat > 1 else "latency", *(["p95"] if repeat > 1 else []),
+               "p50" if repeat > 1 else "latency", *(["p95"] if repeat > 1 else []),
                "tokens in/out", "tok/s", "cost CNY", "cost USD", "answer"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     for row in rows:

@@ -1,0 +1,5 @@
+"""``python -m llmswitch.cli``."""
+
+from . import main
+
+main()
