@@ -92,7 +92,7 @@ def httpx2_stream_sse(up: Upstream) -> Built:
 
     def call() -> int:
         n = 0
-        with client.sse("POST", url, json=STREAM_BODY, headers=HEADERS) as events:
+        with client.sse(url, method="POST", json=STREAM_BODY, headers=HEADERS) as events:
             for event in events:
                 if event.data != "[DONE]":
                     event.json()

@@ -21,6 +21,7 @@ CREDENTIALS: dict[str, dict[str, str]] = {
     "hunyuan": {"secret_id": "AKIDexample", "secret_key": "example-secret"},
     "zhipu": {"api_key": "0123456789abcdef.secretpart"},
     "minimax": {"api_key": "mm-key"},
+    "sensenova": {"access_key_id": "ak", "secret_access_key": "sk"},
 }
 TOOLS = [
     {"type": "function", "function": {"name": "weather", "description": "weather in a city",

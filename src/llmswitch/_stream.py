@@ -226,7 +226,9 @@ class _Base(Generic[T]):
         """The interruption for an exception met while reading, or None if it is not ours to map."""
         core = self._core
         if isinstance(exc, httpx2.TransportError):
-            return self._interrupted(core.transport_error(exc))
+            cause = core.transport_error(exc)
+            cause.__cause__ = exc
+            return self._interrupted(cause)
         if isinstance(exc, (errors.APIStatusError, errors.APIConnectionError)):
             return self._interrupted(exc)
         return None
@@ -266,7 +268,7 @@ class Stream(_Base[T]):
             mapped = self._failure(exc)
             if mapped is None:
                 raise
-            raise mapped from exc
+            raise mapped from mapped.__cause__
         if not core.translator.complete:
             raise self._interrupted(core.ended_early())
         self._completed()
@@ -320,7 +322,7 @@ class AsyncStream(_Base[T]):
             mapped = self._failure(exc)
             if mapped is None:
                 raise
-            raise mapped from exc
+            raise mapped from mapped.__cause__
         if not core.translator.complete:
             raise self._interrupted(core.ended_early())
         self._completed()

@@ -21,9 +21,9 @@ def test_one_shot_on_the_demo_shows_failover(run: Run) -> None:
     assert "route chat" in result.stderr
 
 
-def test_dash_reads_the_prompt_from_stdin(run: Run) -> None:
-    result = run("chat", "-m", "thrifty/thrifty-mini", "-q", "-", input="from stdin\n")
-    assert result.returncode == 0, result.stderr
+def test_dash_reads_the_prompt_from_stdin(invoke: Invoke) -> None:
+    result = invoke("chat", "-m", "thrifty/thrifty-mini", "-q", "-", input="from stdin\n")
+    assert result.exit_code == 0, result.output
     assert result.stdout == "[thrifty:thrifty-mini] from stdin\n"
     assert "↳" not in result.stderr  # --quiet
 
@@ -46,10 +46,10 @@ def test_session_commands_and_history(invoke: Invoke, mock_server: MockServer, w
     assert len(mock_server.mount("primary").requests) == 1
 
 
-def test_failed_turn_prints_the_typed_error(run: Run, workdir: Path) -> None:
+def test_failed_turn_prints_the_typed_error(invoke: Invoke, workdir: Path) -> None:
     config = write_config(workdir / "c.yaml", {"providers": {"p": {"type": "mock", "faults": ["401"]}}})
-    result = run("chat", "-m", "p/mock-small", "hi", "--config", str(config))
-    assert result.returncode == 1
+    result = invoke("chat", "-m", "p/mock-small", "hi", "--config", str(config))
+    assert result.exit_code == 1
     assert result.stdout == ""
     assert "error: AuthenticationError: [p/mock-small]" in result.stderr
     clean_output(result.stdout, result.stderr)
@@ -63,10 +63,10 @@ def test_failed_turn_in_a_session_keeps_going(invoke: Invoke, workdir: Path) -> 
     assert result.stdout == "[p:mock-small] two\n"
 
 
-def test_no_model_and_no_default_route_is_a_usage_error(run: Run, workdir: Path) -> None:
+def test_no_model_and_no_default_route_is_a_usage_error(invoke: Invoke, workdir: Path) -> None:
     config = write_config(workdir / "c.yaml", {"providers": {"p": {"type": "mock"}}})
-    result = run("chat", "hi", "--config", str(config))
-    assert result.returncode == 2
+    result = invoke("chat", "hi", "--config", str(config))
+    assert result.exit_code == 2
     assert "no model" in result.stderr
     clean_output(result.stderr)
 

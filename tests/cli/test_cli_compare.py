@@ -120,50 +120,67 @@ def test_options_reach_the_wire(invoke: Invoke, mock_server: MockServer, workdir
     assert row["answer"] and row["completion_tokens"] is not None
 
 
-def test_failed_target_gives_typed_error_and_exit_code(run: Run, workdir: Path) -> None:
+def test_failed_target_gives_typed_error_and_exit_code(invoke: Invoke, workdir: Path) -> None:
     config = write_config(workdir / "bad.yaml", {"providers": {
         "ok": {"type": "mock"},
         "locked": {"type": "mock", "faults": ["401"]},
     }})
-    result = run("compare", "hi", "-m", "ok/mock-small", "-m", "locked/mock-small", "--config", str(config))
-    assert result.returncode == 1
+    args = ("compare", "hi", "-m", "ok/mock-small", "-m", "locked/mock-small", "--config", str(config))
+    result = invoke(*args)
+    assert result.exit_code == 1
     clean_output(result.stdout, result.stderr)
     assert "AuthenticationError" in result.stdout  # in the table
     assert "locked/mock-small: AuthenticationError:" in result.stderr  # and in full below it
     assert "1 of 2 target(s) failed" in result.stderr
-    allowed = run("compare", "hi", "-m", "ok/mock-small", "-m", "locked/mock-small", "--allow-failures",
-                  "-o", "json", "--config", str(config))
-    assert allowed.returncode == 0
+    allowed = invoke(*args, "--allow-failures", "-o", "json")
+    assert allowed.exit_code == 0
     rows = _results(allowed.stdout)
     assert rows["ok/mock-small"]["status"] == "ok"
     assert rows["locked/mock-small"]["error"]["type"] == "AuthenticationError"
     assert rows["locked/mock-small"]["error"]["kind"] == "auth"
 
 
+def _one_error(stderr: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.lower().startswith("error")]
+    assert len(lines) == 1, stderr  # one clear error, not a cascade
+    clean_output(stderr)
+
+
 @pytest.mark.parametrize(("args", "expected"), [
-    (("--repeat", "0"), "Invalid value"),
-    (("--output", "xml"), "Invalid value"),
-    (("--bogus",), "No such option"),
+    (("--repeat", "0"), "Invalid value for '--repeat'"),
+    (("--output", "xml"), "'xml' is not one of 'table', 'json', 'csv', 'markdown'"),
     (("-m", "nowhere/model"), "unknown model 'nowhere/model'"),
-    (("--config", "missing.yaml"), "missing.yaml: no such providers file"),
     (("--file", "missing.txt"), "missing.txt: cannot read the prompts file"),
 ])
-def test_bad_flags_and_files_give_one_clear_error(run: Run, args: tuple[str, ...], expected: str) -> None:
-    result = run("compare", "hi", *args)
-    assert result.returncode == 2
+def test_bad_flags_and_files_give_one_clear_error(invoke: Invoke, args: tuple[str, ...], expected: str) -> None:
+    result = invoke("compare", "hi", *args)
+    assert result.exit_code == 2
     assert expected in result.stderr
     assert result.stdout == ""
-    clean_output(result.stderr)
-    assert result.stderr.count("rror") == 1, result.stderr  # one "Error:" / "error:" line, not a cascade
+    _one_error(result.stderr)
 
 
-def test_broken_config_names_file_line_and_field(run: Run, workdir: Path) -> None:
+def test_bad_flags_through_the_entry_point(run: Run) -> None:
+    for args, expected in ((("--bogus",), "No such option: --bogus"),
+                           (("--config", "missing.yaml"), "missing.yaml: no such providers file")):
+        result = run("compare", "hi", *args)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert expected in result.stderr
+        _one_error(result.stderr)
+
+
+def test_broken_config_names_file_line_and_field(invoke: Invoke, workdir: Path) -> None:
     config = workdir / "broken.yaml"
     config.write_text("providers:\n  a:\n    type: mock\n    colour: blue\n", encoding="utf-8")
-    result = run("compare", "hi", "--config", str(config))
-    assert result.returncode == 1
-    assert f"{config}:4: providers.a.colour" in result.stderr
-    clean_output(result.stdout, result.stderr)
+    result = invoke("compare", "hi", "-m", "a/mock-small", "--config", str(config))
+    assert result.exit_code == 1
+    assert f"{config}:4: providers.a.colour: unknown key" in result.stderr
+    _one_error(result.stderr)
+    routed = workdir / "routed.yaml"
+    routed.write_text("providers:\n  a: {type: mock}\nroutes:\n  r:\n    targets: [b/x]\n", encoding="utf-8")
+    result = invoke("compare", "hi", "--config", str(routed))
+    assert result.exit_code == 1
+    assert f"{routed}:5: routes.r.targets.0: unknown provider 'b'" in result.stderr
 
 
 def test_ctrl_c_exits_cleanly(mock_server: MockServer, workdir: Path) -> None:

@@ -49,13 +49,13 @@ def test_list_json_reports_credential_status_not_values(invoke: Invoke, workdir:
     assert "sk-given" not in result.output and "sk-env" not in result.output
 
 
-def test_list_still_works_when_a_routed_provider_lacks_its_key(run: Run, workdir: Path) -> None:
+def test_list_still_works_when_a_routed_provider_lacks_its_key(invoke: Invoke, workdir: Path) -> None:
     config = write_config(workdir / "p.yaml", {
         "providers": {"ds": {"type": "deepseek", "api_key": "${NOT_SET_ANYWHERE_KEY}"}},
         "routes": {"main": {"targets": ["ds/deepseek-chat"]}},
     })
-    result = run("providers", "--config", str(config))
-    assert result.returncode == 1
+    result = invoke("providers", "--config", str(config))
+    assert result.exit_code == 1
     assert "ds" in result.stdout and "deepseek" in result.stdout
     assert "NOT_SET_ANYWHERE_KEY is not set" in result.stderr
     clean_output(result.stdout, result.stderr)
@@ -92,16 +92,16 @@ def test_check_reports_reachability_auth_and_latency_in_parallel(invoke: Invoke,
     assert elapsed < 4  # in parallel: the 0.5 s timeout and the slow mount do not add up
 
 
-def test_check_named_provider_on_the_demo_retries_a_blip(run: Run) -> None:
-    result = run("providers", "check", "swift")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_check_named_provider_on_the_demo_retries_a_blip(invoke: Invoke) -> None:
+    result = invoke("providers", "check", "swift")
+    assert result.exit_code == 0, result.output
     clean_output(result.stdout, result.stderr)
     assert "swift" in result.stdout and "answered after 1 retry" in result.stdout
     assert "steady" not in result.stdout
 
 
-def test_check_unknown_provider_is_a_usage_error(run: Run) -> None:
-    result = run("providers", "check", "nowhere")
-    assert result.returncode == 2
+def test_check_unknown_provider_is_a_usage_error(invoke: Invoke) -> None:
+    result = invoke("providers", "check", "nowhere")
+    assert result.exit_code == 2
     assert "unknown provider 'nowhere'" in result.stderr
     clean_output(result.stderr)

@@ -238,7 +238,15 @@ def default_targets(settings: Settings) -> list[str]:
 
 
 def check_targets(settings: Settings, targets: Iterable[str]) -> None:
+    """Unknown names are usage errors; a named provider the file cannot configure is a config error."""
+    from ..errors import ConfigError
+
+    targets = list(targets)
     problems = [p for p in (target_problem(settings, t) for t in targets) if p]
     if problems:
         raise CliError(problems[0], code=EXIT_USAGE, details=problems[1:])
+    broken = [issue for t in targets if t not in settings.config.routes
+              for issue in settings.unresolved.get(t.partition("/")[0], [])]
+    if broken:
+        raise ConfigError("\n".join(broken), problems=broken)
 

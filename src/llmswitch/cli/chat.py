@@ -184,6 +184,8 @@ class Session:
             try:
                 self.turn(line)
             except KeyboardInterrupt:
+                if not interactive:  # a script feeding the session: stop it
+                    raise
                 self.err.print("[answer interrupted]", style="yellow")
         self.client.close()
         return EXIT_FAILURE if self.failures and not interactive else 0

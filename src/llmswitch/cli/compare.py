@@ -69,8 +69,12 @@ def _p95(values: Sequence[float]) -> float:
 
 
 def _median(values: Sequence[float | int | None]) -> float | None:
+    """The median; token counts stay whole numbers when it is one."""
     present = [v for v in values if v is not None]
-    return float(statistics.median(present)) if present else None
+    if not present:
+        return None
+    middle = statistics.median(present)
+    return int(middle) if all(isinstance(v, int) for v in present) and middle == int(middle) else float(middle)
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

@@ -60,6 +60,8 @@ def _credentials(spec: ProviderConfig, provider: Provider | None) -> dict[str, s
     preset = provider.preset
     given = spec.model_extra or {}
     status: dict[str, str] = {}
+    if preset.auth == "none" and not any(provider.credential(name) for name in preset.credentials):
+        return status
     for name in preset.credentials:
         if provider.credentials.get(name) is not None and provider.credential(name):
             from_env = name not in given and name == "api_key" and preset.env_key
