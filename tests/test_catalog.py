@@ -175,3 +175,17 @@ def test_azure_empty_first_chunk_passes() -> None:
             b"data: [DONE]\n\n"]
     chunks = _stream_through(body, "openai")
     assert chunks[0].choices == [] and chunks[1].choices[0].delta.content == "ok"
+
+
+def test_status_envelope_errors_inside_200() -> None:
+    """minimax-compat: a base_resp failure in an HTTP 200 raises, classified by its code."""
+    with MockServer({"mm": "minimax"}) as srv:
+        config = {"providers": {"m": {"type": "minimax-compat", "api_key": "k", "base_url": srv.base_url("mm")}}}
+        with llmswitch.OpenAI(config=config, max_retries=0) as client:
+            srv.mount("mm").fail("error_in_body:status=429")
+            with pytest.raises(llmswitch.RateLimitError) as info:
+                client.chat.completions.create(model="m/MiniMax-Text-01", messages=MESSAGES)
+            assert info.value.status_code == 429
+            srv.mount("mm").fail("error_in_body:status=400:error=content_filter")
+            with pytest.raises(llmswitch.ContentFilterError):
+                client.chat.completions.create(model="m/MiniMax-Text-01", messages=MESSAGES)

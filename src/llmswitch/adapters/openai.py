@@ -127,7 +127,7 @@ class OpenAIAdapter(Adapter):
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
         data = self.read_json(response, model)
-        if not isinstance(data, dict) or "choices" not in data:
+        if not isinstance(data, dict) or not data.get("choices") or self.envelope_status(data):
             raise self.error_in_body(response, data, model)
         field = self.provider.preset.quirks.reasoning_field
         if field:
@@ -151,12 +151,30 @@ class OpenAIAdapter(Adapter):
     def error_in_body(self, response: httpx2.Response, body: Any, model: str) -> errors.APIStatusError:
         """A 2xx whose body is an error envelope, or not a completion at all."""
         err = body.get("error") if isinstance(body, dict) else None
+        code = self.envelope_status(body)
+        if err is None and code:
+            envelope = body[self.provider.preset.quirks.status_envelope]
+            message = str(envelope.get("status_msg") or envelope.get("message") or f"error {code}")
+            kind = classify_error(400, code, message, self.provider.preset.quirks)
+            return self.error(kind, message, response, model, body=body, code=code,
+                              status_code=_KIND_STATUS.get(kind, 400))
         if err is None:
             text = str(body)[:200]
             return self.error("server_error", f"unexpected response body: {text}", response, model, body=body,
                               status_code=502)
         status = _status_of(err)
         return self._classified(response, body, model, status)
+
+    def envelope_status(self, body: Any) -> int:
+        """Non-zero when the preset's status envelope (e.g. base_resp) reports a failure."""
+        name = self.provider.preset.quirks.status_envelope
+        envelope = body.get(name) if name and isinstance(body, dict) else None
+        if not isinstance(envelope, dict):
+            return 0
+        try:
+            return int(envelope.get("status_code") or 0)
+        except (TypeError, ValueError):
+            return -1
 
     def _classified(self, response: httpx2.Response, body: Any, model: str, status: int) -> errors.APIStatusError:
         err = body.get("error") if isinstance(body, dict) else None
@@ -195,10 +213,12 @@ class OpenAIStream(StreamTranslator):
             ) from None
         if not isinstance(obj, dict):
             return []
-        if "error" in obj and not obj.get("choices"):
+        if ("error" in obj or self.adapter.envelope_status(obj)) and not obj.get("choices"):
             raise self.adapter.error_in_body(self.response, obj, self.model)
         quirks = self.adapter.provider.preset.quirks
         choices = obj.get("choices")
+        if choices and all("message" in c and "delta" not in c for c in choices):
+            obj["choices"] = choices = []  # a closing summary repeating the answer (MiniMax): keep its usage
         if choices:
             first = choices[0]
             if quirks.usage_in_choice and "usage" in first and not obj.get("usage"):
@@ -234,6 +254,10 @@ class AzureAdapter(OpenAIAdapter):
 
     def embeddings_url(self, model: str) -> str:
         return self.url(f"/openai/deployments/{model}/embeddings")
+
+
+_KIND_STATUS = {"rate_limit": 429, "auth": 401, "permission": 403, "billing": 402, "timeout": 408,
+                "server_error": 500, "not_found": 404}
 
 
 def _status_of(err: Any) -> int:

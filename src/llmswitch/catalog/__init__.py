@@ -81,6 +81,8 @@ class Quirks:
     # error classification beyond the HTTP status: vendor code → kind, then message substrings
     error_codes: Mapping[str, str] = field(default_factory=dict)
     error_patterns: tuple[tuple[str, str], ...] = ()
+    # a status object some vendors put in every body, e.g. MiniMax's base_resp{status_code, status_msg}
+    status_envelope: str | None = None
 
 
 @dataclass(frozen=True)

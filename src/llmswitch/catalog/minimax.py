@@ -81,6 +81,7 @@ PRESETS: tuple[Preset, ...] = (
             ranges=_QUIRKS.ranges,
             unsupported_values=_QUIRKS.unsupported_values,
             error_codes=STATUS_CODES,
+            status_envelope="base_resp",
             embeddings=False,  # embo-01 takes texts/type and answers vectors: use the native preset
         ),
         models={k: v for k, v in _MODELS.items() if k != "embo-01"},

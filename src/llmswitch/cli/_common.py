@@ -69,7 +69,8 @@ def console(*, stderr: bool = False) -> Console:
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    # soft_wrap: a printed line is never broken (error lines stay greppable); tables still fit the width
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True)
 
 
 def note(message: str) -> None:
@@ -144,20 +145,19 @@ def discover(explicit: str | None = None) -> str | None:
     return next((name for name in DISCOVERED if Path(name).is_file()), None)
 
 
-def load(explicit: str | None = None, *, announce: bool = True) -> Loaded:
+def load(explicit: str | None = None) -> Loaded:
     """Load the discovered config; a broken file raises ConfigError naming file, line and field."""
+    source = discover(explicit)
+    if source is not None and not Path(source).is_file():
+        raise CliError(f"{source}: no such providers file", code=EXIT_USAGE)
     from ..config import load as load_config
 
-    source = discover(explicit)
     if source is None:
         from ..demo import demo_config
 
-        if announce:
-            note("using the built-in demo config (mock providers; no keys, no network) — "
-                 "pass --config FILE or create ./providers.yaml to use your own")
+        note("using the built-in demo config (mock providers; no keys, no network) — "
+             "pass --config FILE or create ./providers.yaml to use your own")
         return Loaded(load_config(demo_config()), DEMO_SOURCE)
-    if not Path(source).is_file():
-        raise CliError(f"{source}: no such providers file", code=EXIT_USAGE)
     return Loaded(load_config(source), source)
 
 

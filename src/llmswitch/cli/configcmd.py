@@ -57,7 +57,7 @@ def _redact_tree(value: Any) -> Any:
 
 def redacted(settings: Settings) -> dict[str, Any]:
     """The resolved config (defaults filled in, variables expanded, base URLs resolved), secrets redacted."""
-    data: dict[str, Any] = settings.config.model_dump(mode="json")
+    data: dict[str, Any] = _redact_tree(settings.config.model_dump(mode="json"))
     for name, block in data["providers"].items():
         provider = settings.providers.get(name)
         if provider is None:
@@ -74,8 +74,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
         block["base_url"] = redact_url(block["base_url"] or "")
         block["headers"] = {k: REDACTED if secret_name(k) or k.lower() == "authorization" else v
                             for k, v in (block.get("headers") or {}).items()}
-    tree: dict[str, Any] = _redact_tree(data)
-    return tree
+    return data
 
 
 def show(file: str | None, *, fmt: str) -> int:
