@@ -143,8 +143,9 @@ class CircuitBreaker:
             now = self._clock()
             if self._opened_at is not None:
                 if permit.probe and permit.generation == self._generation:  # the probe failed: reopen
+                    was = self._state(now)
                     self._open(now, retry_after)
-                    return True
+                    return was == "half_open"  # (a forced call failing while open only extends it)
                 return False  # a late failure of a call admitted before the breaker opened
             self._failures.append(now)
             while self._failures and now - self._failures[0] > self.config.window:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,27 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def popen(args: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """The console script, started with pipes, for tests that interrupt it."""
+    """The console script, started with pipes, for tests that interrupt it (use ``communicate``)."""
     return subprocess.Popen([str(SCRIPT), *args], cwd=cwd, env=clean_env(env), text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@contextlib.contextmanager
+def started(args: list[str], cwd: Path) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
+    """The console script with its output read line by line; killed and its pipes closed at exit."""
+    process = popen(args, cwd)
+    assert process.stdout is not None and process.stderr is not None and process.stdin is not None
+    out, err = Lines(process.stdout), Lines(process.stderr)
+    try:
+        yield process, out, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        out.join()
+        err.join()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
 
 
 def write_config(path: Path, data: Mapping[str, Any]) -> Path:
@@ -73,3 +92,39 @@ def clean_output(*texts: str) -> None:
     for text in texts:
         assert "Traceback" not in text, text
         assert ANSI not in text, repr(text)
+
+
+class Lines:
+    """Collects a pipe's lines on a thread, so a test can wait for one without blocking forever."""
+
+    def __init__(self, stream: Any) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self._stream = stream
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        for line in self._stream:
+            self.lines.append(line)
+
+    def wait_for(self, predicate: Callable[[str], bool], *, within: float = 15) -> str:
+        deadline = time.monotonic() + within
+        seen = 0
+        while time.monotonic() < deadline:
+            for line in self.lines[seen:]:
+                if predicate(line):
+                    return line
+            seen = len(self.lines)
+            if not self._thread.is_alive() and seen == len(self.lines):
+                break
+            time.sleep(0.02)
+        pytest.fail(f"no matching line; got: {''.join(self.lines)!r}")
+
+    def join(self) -> None:
+        self._thread.join(timeout=5)
+
+    def text(self) -> str:
+        self.join()
+        return "".join(self.lines)

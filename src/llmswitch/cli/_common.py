@@ -92,11 +92,24 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
+def _quiet_library_log() -> None:
+    """The library logs breaker trips as warnings; the CLI shows outcomes itself, so only
+    ``LLMSWITCH_DEBUG=1`` lets those records through (with tracebacks for unexpected errors)."""
+    import logging
+
+    logger = logging.getLogger("llmswitch")
+    if os.environ.get("LLMSWITCH_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    elif not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
 def guarded(fn: F) -> F:
     """Run a command; turn expected failures into one clear message and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _quiet_library_log()
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
