@@ -24,8 +24,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import contestants as c  # noqa: E402
-from upstream import Upstream, exit_on_signal, native_protocols  # noqa: E402
+from upstream import MODEL, Upstream, exit_on_signal, native_protocols  # noqa: E402
 
 RESULTS = HERE / "results"
 CONCURRENCY = 64
@@ -95,7 +96,7 @@ def rotate(items: list[Any], by: int) -> list[Any]:
     return items[by:] + items[:by]
 
 
-def sync_rounds(up: Upstream, builders: dict[str, Callable[[Upstream], c.Built]], calls: int, s: Settings, *,
+def sync_rounds(up: Upstream, builders: Mapping[str, Callable[[Upstream], c.Built]], calls: int, s: Settings, *,
                 counts: bool, unit: str, scale: float = 1e6, warmup: int = 30) -> dict[str, Figure]:
     figures = {name: Figure(name, unit) for name in builders}
     built = {name: build(up) for name, build in builders.items()}
@@ -112,7 +113,8 @@ def sync_rounds(up: Upstream, builders: dict[str, Callable[[Upstream], c.Built]]
     return figures
 
 
-async def _throughput(build: Callable[[Upstream], c.Built], up: Upstream, calls: int, max_seconds: float) -> tuple[float, float]:
+async def _throughput(build: Callable[[Upstream], c.Built], up: Upstream, calls: int,
+                      max_seconds: float) -> tuple[float, float]:
     built = build(up)
     try:
         await asyncio.gather(*(built.call() for _ in range(CONCURRENCY)))  # open the connections
@@ -138,7 +140,7 @@ async def _throughput(build: Callable[[Upstream], c.Built], up: Upstream, calls:
         await built.close()
 
 
-def async_rounds(up: Upstream, builders: dict[str, Callable[[Upstream], c.Built]], s: Settings) -> dict[str, Figure]:
+def async_rounds(up: Upstream, builders: Mapping[str, Callable[[Upstream], c.Built]], s: Settings) -> dict[str, Figure]:
     rates = {name: Figure(name, "req/s") for name in builders}
     cpus = {name: Figure(name, "µs CPU/call") for name in builders}
     for r in range(s.rounds):
@@ -200,7 +202,7 @@ def rss_child(base_url: str, calls: int) -> None:
     samples: dict[str, float] = {}
     deadline = time.monotonic() + 600
     for i in range(1, calls + 1):
-        client.chat.completions.create(model=c.MODEL, messages=c.MESSAGES)
+        client.chat.completions.create(model=MODEL, messages=c.MESSAGES)
         if i in marks:
             samples[str(i)] = round(rss_mib(), 2)
         if time.monotonic() > deadline:
@@ -232,8 +234,8 @@ def native_rounds(up: Upstream, s: Settings) -> dict[str, Any]:
     if "openai" not in usable:
         return out
     for kind, calls, stream in (("plain", s.native_plain, False), ("stream", s.native_stream, True)):
-        e2e = {p: (lambda up, p=p, stream=stream: c.llmswitch_native(up, p, stream=stream)) for p in usable}
-        parse = {p: (lambda up, p=p, stream=stream: c.adapter_parse(up, p, stream=stream)) for p in usable}
+        e2e = {p: partial(c.llmswitch_native, protocol=p, stream=stream) for p in usable}
+        parse = {p: partial(c.adapter_parse, protocol=p, stream=stream) for p in usable}
         out[kind] = sync_rounds(up, e2e, calls, s, counts=False, unit="µs CPU/call", warmup=10)
         out[f"{kind}_parse"] = sync_rounds(up, parse, calls * 5, s, counts=False, unit="µs CPU/parse", warmup=20)
     return out
@@ -246,7 +248,7 @@ def machine() -> dict[str, Any]:
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in ("llmswitch", "httpx2", "openai", "aiohttp", "pydantic", "pydantic-core"):
         try:
             versions[dist] = version(dist)
@@ -308,7 +310,8 @@ def main() -> int:
         s.rounds = args.rounds
     only = set(args.only.split(","))
     table = Table()
-    results: dict[str, Any] = {"machine": machine(), "settings": s.__dict__, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    results: dict[str, Any] = {"machine": machine(), "settings": s.__dict__,
+                               "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with Upstream(kind=args.upstream) as up:
         results["upstream"] = up.kind
         chunks = up.chunks("openai")
@@ -341,6 +344,7 @@ def main() -> int:
         if "async" in only:
             print(f"async throughput at {CONCURRENCY} concurrent calls …", file=sys.stderr)
             builders = {"raw aiohttp": c.aiohttp_raw, "raw httpx2.AsyncClient": c.httpx2_async,
+                        "raw httpx2.AsyncClient + AiohttpTransport": c.httpx2_async_aiohttp,
                         "openai.AsyncOpenAI": c.openai_async,
                         "openai.AsyncOpenAI + DefaultAioHttpClient": c.openai_async_aiohttp,
                         "llmswitch.AsyncOpenAI (default transport)": c.llmswitch_async,

@@ -108,7 +108,10 @@ def openai_stream(up: Upstream) -> Built:
     client = openai.OpenAI(api_key=API_KEY, base_url=up.base_url("openai", stream=True))
 
     def call() -> int:
-        return sum(1 for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))  # type: ignore[arg-type]
+        n = 0
+        for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):  # type: ignore[arg-type]
+            n += 1
+        return n
 
     return Built(call, client.close)
 
@@ -144,6 +147,23 @@ def httpx2_async(up: Upstream) -> Built:
     import httpx2
 
     client = httpx2.AsyncClient(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100))
+    url = up.base_url("openai") + "/chat/completions"
+
+    async def call() -> Any:
+        response = await client.post(url, json=BODY, headers=HEADERS)
+        response.raise_for_status()
+        return json.loads(response.content)
+
+    return Built(call, client.aclose)
+
+
+def httpx2_async_aiohttp(up: Upstream) -> Built:
+    """What the httpx2 layer costs on top of aiohttp: the same POST through AiohttpTransport."""
+    import httpx2
+
+    from llmswitch._aiohttp import AiohttpTransport
+
+    client = httpx2.AsyncClient(transport=AiohttpTransport())
     url = up.base_url("openai") + "/chat/completions"
 
     async def call() -> Any:

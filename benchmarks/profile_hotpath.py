@@ -81,7 +81,7 @@ def cumulative(stats: pstats.Stats, n: int, needles: list[str]) -> str:
         best = max(((k, v) for k, v in raw.items() if needle in f"{Path(k[0]).name}:{k[2]}"),
                    key=lambda kv: kv[1][3], default=None)
         if best is not None:
-            (filename, line, func), (_, ncalls, _, cumtime, _) = best
+            _, (_, ncalls, _, cumtime, _) = best
             lines.append(f"    {cumtime / n * 1e6:8.1f}  {needle}  ({ncalls / n:.1f}× per call)")
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@ Run ``python benchmarks/upstream.py`` to keep one up by hand (Ctrl-C stops it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -237,8 +238,10 @@ class _Canned(asyncio.Protocol):
         assert self._transport is not None
         parts = path.split(b"/")
         body = self._files.get((parts[1], parts[2])) if len(parts) > 3 else None
-        status, ctype = (b"200 OK", _TYPES[parts[1].decode()]) if body is not None else (b"404 Not Found", b"text/plain")
-        body = body if body is not None else b"not found"
+        if body is None:
+            status, ctype, body = b"404 Not Found", b"text/plain", b"not found"
+        else:
+            status, ctype = b"200 OK", _TYPES[parts[1].decode()]
         self._transport.write(b"HTTP/1.1 %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
                               % (status, ctype, len(body), body))
 
@@ -275,7 +278,5 @@ if __name__ == "__main__":
         signal.signal(signal.SIGTERM, exit_on_signal)
         with Upstream(kind=sys.argv[1] if len(sys.argv) > 1 else "auto") as up:
             print(f"{up.kind} upstream on 127.0.0.1:{up.port}; canned answers:", *_iter_urls(up), sep="\n")
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
-            except KeyboardInterrupt:
-                pass

@@ -98,6 +98,18 @@ def test_open_breaker_goes_half_open_after_the_cooldown_and_admits_exactly_the_p
     assert b.acquire() is not None
 
 
+def test_a_probe_that_never_reports_is_forgotten_after_a_cooldown() -> None:
+    clock = Clock()
+    b = breaker(clock, failures=1, cooldown=10)
+    b.record_failure()
+    clock.advance(10)
+    assert b.acquire() is not None  # this probe's caller vanishes without a verdict
+    clock.advance(9)
+    assert b.acquire() is None and not b.available()
+    clock.advance(1)
+    assert b.available() and b.acquire() is not None
+
+
 def test_a_successful_probe_closes_and_a_failed_probe_reopens() -> None:
     clock = Clock()
     b = breaker(clock, failures=1, cooldown=10)

@@ -410,7 +410,8 @@ def e2e_config(server: MockServer, **route: Any) -> dict[str, Any]:
 MESSAGES = [{"role": "user", "content": "ping"}]
 
 
-def test_breaker_bounds_hits_on_a_failing_target_then_one_probe_per_cooldown(server: MockServer, http: httpx2.Client) -> None:
+def test_breaker_bounds_hits_on_a_failing_target_then_one_probe_per_cooldown(server: MockServer,
+                                                                             http: httpx2.Client) -> None:
     clock = Clock()
     server.mount("a").fail("500*1000")
     cfg = e2e_config(server, circuit_breaker={"failures": 3, "cooldown": 30})
@@ -430,7 +431,8 @@ def test_breaker_bounds_hits_on_a_failing_target_then_one_probe_per_cooldown(ser
         assert client.router.breaker("a/gpt-4o", "chat").state == "closed"
 
 
-async def test_half_open_admits_one_probe_among_concurrent_async_callers(server: MockServer, ahttp: httpx2.AsyncClient) -> None:
+async def test_half_open_admits_one_probe_among_concurrent_async_callers(server: MockServer,
+                                                                        ahttp: httpx2.AsyncClient) -> None:
     clock = Clock()
     cfg = e2e_config(server, circuit_breaker={"failures": 1, "cooldown": 10})
     async with llmswitch.AsyncOpenAI(config=cfg, clock=clock, http_client=ahttp) as client:

@@ -171,6 +171,14 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
+        if response.content.is_eof() and "Content-Length" in response.headers:
+            # the whole body came with the head (most JSON answers): hand it over as bytes, which
+            # spares httpx2 its async read machinery; streams still arriving take the path below
+            with _httpx_errors(request):
+                body = response.content.read_nowait()
+            response.release()
+            return httpx2.Response(response.status, headers=response.raw_headers, content=body, request=request,
+                                   extensions=extensions)
         return httpx2.Response(
             response.status,
             headers=response.raw_headers,

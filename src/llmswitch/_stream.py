@@ -281,6 +281,9 @@ class Stream(_Base[T]):
     def close(self) -> None:
         self._core.release()
         self.response.close()
+        if not self._settled:
+            self._settled = True
+            self._plan.stream_closed()
 
     def __enter__(self) -> Stream[T]:
         return self
@@ -334,6 +337,9 @@ class AsyncStream(_Base[T]):
 
     async def close(self) -> None:
         await self.response.aclose()
+        if not self._settled:
+            self._settled = True
+            self._plan.stream_closed()
 
     async def __aenter__(self) -> AsyncStream[T]:
         return self

@@ -165,6 +165,9 @@ class ModelSpec(_Frozen):
     capabilities: tuple[Capability, ...] | None = None
 
 
+_SECRET_KEY = re.compile(r"(^|_)(key|secret|token|password)$", re.IGNORECASE)
+
+
 class ProviderConfig(BaseModel):
     """Known keys are typed; credential and option keys are checked against the preset."""
 
@@ -179,6 +182,15 @@ class ProviderConfig(BaseModel):
     # a list of names, or name → {context_window, max_output, capabilities}; when given, routes
     # may only name these models
     models: dict[str, ModelSpec] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mask(cls, data: Any) -> Any:
+        """Credential-looking extra keys become Secrets at once, so no repr ever shows them."""
+        if isinstance(data, dict):
+            return {k: Secret(str(v)) if _SECRET_KEY.search(k) and isinstance(v, (str, int)) else v
+                    for k, v in data.items()}
+        return data
 
     @field_validator("models", mode="before")
     @classmethod
@@ -372,12 +384,15 @@ def _json_with_lines(text: str, lines: _Lines, name: str) -> Any:
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if not isinstance(item, (dict, list)):
-                    at = text.find(json.dumps(item), cursor)
+                    literal = json.dumps(item)
+                    at = text.find(literal, cursor)
                     if at >= 0:
                         lines.lines[(*path, i)] = line_of(at)
-                        cursor = at
+                        cursor = at + len(literal)
                 else:
-                    lines.lines[(*path, i)] = line_of(cursor)
+                    at = text.find("{" if isinstance(item, dict) else "[", cursor)
+                    lines.lines[(*path, i)] = line_of(at if at >= 0 else cursor)
+                    cursor = max(at, cursor)
                 walk(item, (*path, i))
 
     if duplicates:
@@ -526,6 +541,8 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     unresolved: dict[str, list[str]] = {}
     for pname, spec in config.providers.items():
         provider, issues = _provider(pname, spec, name, lines)
+        problems += [i for i in issues if not _deferred(i)]  # wrong keys/types fail at once
+        issues = [i for i in issues if _deferred(i)]  # missing credentials fail only when used
         if provider is not None:
             providers[pname] = provider
         for path, var in missing:
@@ -547,7 +564,26 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
         problems.append(f"{_where(name, lines, ('default_route',))}: no route named {config.default_route!r}")
     if problems:
         raise ConfigError(_summary(name, problems), problems=problems)
-    return Settings(config, providers, name, unresolved)
+    return Settings(_masked(config), providers, name, unresolved)
+
+
+def _masked(config: Config) -> Config:
+    """The config with every credential as a :class:`Secret`, so no repr or dump can print one."""
+    changed: dict[str, ProviderConfig] = {}
+    for pname, spec in config.providers.items():
+        preset = catalog.get_preset(spec.type)
+        extra = spec.model_extra or {}
+        secrets = {k: Secret(str(v)) for k, v in extra.items()
+                   if preset is not None and k in preset.credentials and not isinstance(v, Secret)}
+        if secrets:
+            changed[pname] = spec.model_copy(update=secrets)
+    if not changed:
+        return config
+    return config.model_copy(update={"providers": {**config.providers, **changed}})
+
+
+def _deferred(issue: str) -> bool:
+    return "missing credential" in issue
 
 
 def _summary(name: str, problems: list[str]) -> str:
@@ -573,7 +609,7 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
             if isinstance(value, (dict, list)) or value is None:
                 issues.append(f"{here}: must be a string")  # never echo the value: it is a secret
                 continue
-            credentials[key] = Secret(str(value))
+            credentials[key] = value if isinstance(value, Secret) else Secret(str(value))
         elif key in preset.options:
             options[key] = value
         else:
@@ -629,7 +665,9 @@ def _check_routes(config: Config, name: str, lines: _Lines, problems: list[str])
         _check_route_limits(config, rname, route, name, lines, problems)
         seen: set[str] = set()
         for i, target in enumerate(route.targets):
-            here = _where(name, lines, ("routes", rname, "targets", i))
+            item: Path_ = ("routes", rname, "targets", i)
+            line = lines.find((*item, "target"))  # the value itself when the item is a mapping
+            here = f"{name}:{line}: {'.'.join(map(str, item))}" if line else _where(name, lines, item)
             if target.target in seen:
                 problems.append(f"{here}: duplicate target {target.target!r}")
             seen.add(target.target)

@@ -58,7 +58,8 @@ class CircuitBreaker:
     """closed → open after ``failures`` consecutive failures within ``window`` (or at once on a
     hard failure: 401/403); open → half-open after ``cooldown`` (or the server's Retry-After, if
     longer, up to ``max_cooldown``); half-open admits exactly ``half_open_probes`` callers at a
-    time; a probe's success closes the breaker, its failure reopens it.
+    time; a probe's success closes the breaker, its failure reopens it. A probe that reports
+    nothing for a whole cooldown (its caller vanished) is forgotten, so a breaker never sticks.
 
     A success in the closed state clears the failure count, so a target that mostly works is
     never cut off by a few scattered errors.
@@ -72,6 +73,7 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._open_for = config.cooldown
         self._probes = 0
+        self._probe_at = 0.0
         self._generation = 0
 
     @property
@@ -99,12 +101,18 @@ class CircuitBreaker:
         if not self.config.enabled:
             return ADMITTED
         with self._lock:
-            state = self._state(self._clock())
+            now = self._clock()
+            state = self._state(now)
             if state == "closed":
                 return ADMITTED
-            if state == "open" or self._probes >= self.config.half_open_probes:
+            if state == "open":
                 return None
+            if self._probes >= self.config.half_open_probes:
+                if now - self._probe_at < self.config.cooldown:
+                    return None
+                self._probes = 0  # probes silent for a whole cooldown were lost (abandoned): forget them
             self._probes += 1
+            self._probe_at = now
             return Permit(True, self._generation)
 
     def force(self) -> Permit:
@@ -120,8 +128,11 @@ class CircuitBreaker:
         if not self.config.enabled:
             return True
         with self._lock:
-            state = self._state(self._clock())
-            return state == "closed" or (state == "half_open" and self._probes < self.config.half_open_probes)
+            now = self._clock()
+            state = self._state(now)
+            if state != "half_open":
+                return state == "closed"
+            return self._probes < self.config.half_open_probes or now - self._probe_at >= self.config.cooldown
 
     def record_success(self, permit: Permit = ADMITTED) -> bool:
         """The target answered; returns True when this closed an open/half-open breaker."""

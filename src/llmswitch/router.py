@@ -65,6 +65,7 @@ from .transport import Deadline, abort
 __all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try", "needs"]
 
 log = logging.getLogger("llmswitch")
+log.addHandler(logging.NullHandler())  # a library: silent unless the application configures logging
 
 _RETRYABLE = frozenset({"rate_limit", "server_error", "timeout", "connection", "conflict"})
 _HARD_BREAKER = frozenset({"auth", "permission"})  # open the breaker at once
@@ -403,6 +404,7 @@ class CallPlan:
         self._number = 0
         self.in_flight = 0
         self._served: Target | None = None
+        self._permit: Permit = ADMITTED  # the serving attempt's breaker admission
         self._ended = False
 
     # -- time ---------------------------------------------------------------------------------
@@ -530,8 +532,9 @@ class CallPlan:
         """The attempt produced a response (a stream: its first output — the commit point)."""
         self.in_flight -= 1
         state = self.router.state(step.target, self.policy)
-        if state.breaker.record_success(step.permit):
-            log.info("circuit for %s closed", step.target.key)
+        self._permit = step.permit
+        if not self.stream:  # a stream's verdict waits for its end (see stream_completed/_interrupted)
+            self._healthy(state, step.target)
         state.tracker(self.stream).observe(first_token if first_token is not None else elapsed)
         attempt = errors.Attempt(step.target.key, None, elapsed, None)
         self.info.provider, self.info.model = step.target.provider.name, step.target.model
@@ -541,6 +544,10 @@ class CallPlan:
         self.router.emit("on_attempt", self.info, attempt)
         if not self.stream:
             self._succeed()
+
+    def _healthy(self, state: _TargetState, target: Target) -> None:
+        if state.breaker.record_success(self._permit):
+            log.info("circuit for %s closed", target.key)
 
     def _succeed(self) -> None:
         self.info.latency = self.router.clock() - self.started
@@ -563,7 +570,7 @@ class CallPlan:
         if retryable or kind in _HARD_BREAKER:
             state.tracker(self.stream).penalize(elapsed)
             if state.breaker.record_failure(step.permit, hard=kind in _HARD_BREAKER, retry_after=retry_after):
-                log.warning("circuit for %s opened for %.0fs after %s", target.key, state.breaker.retry_in(), kind)
+                log.warning("circuit for %s opened for %.3gs after %s", target.key, state.breaker.retry_in(), kind)
         elif isinstance(error, errors.APIStatusError) and not unsupported:
             state.breaker.record_success(step.permit)  # it answered: the target is up, the request is not
         else:
@@ -608,8 +615,16 @@ class CallPlan:
     def stream_completed(self, usage: Mapping[str, Any] | None) -> None:
         if self._served is not None:
             self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
+            if not self._ended:
+                self._healthy(self.router.state(self._served, self.policy), self._served)
         if not self._ended:
             self._succeed()
+
+    def stream_closed(self) -> None:
+        """The caller closed the stream before its end: the target was delivering, so it is up."""
+        if not self._ended and self._served is not None:
+            self._ended = True
+            self._healthy(self.router.state(self._served, self.policy), self._served)
 
     def stream_interrupted(self, error: BaseException) -> None:
         if self._ended:
@@ -617,9 +632,11 @@ class CallPlan:
         self._ended = True
         self.info.latency = self.router.clock() - self.started
         self.router.scrub(error)
-        if self._served is not None and _counts_against(error):
+        if self._served is not None:
             state = self.router.state(self._served, self.policy)
-            if state.breaker.record_failure():
+            if not _counts_against(error):
+                self._healthy(state, self._served)
+            elif state.breaker.record_failure(self._permit):
                 log.warning("circuit for %s opened after an interrupted stream", self._served.key)
         log.info("%s: stream from %s interrupted: %s", self.name, self._served.key if self._served else "?",
                  self.router.redact(str(error))[:300])

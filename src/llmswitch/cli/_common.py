@@ -69,8 +69,9 @@ def console(*, stderr: bool = False) -> Console:
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    # soft_wrap: a printed line is never broken (error lines stay greppable); tables still fit the width
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True)
+    # soft_wrap: a printed line is never broken (error lines stay greppable); tables still fit the width.
+    # markup off: answers, errors and names are printed as they are ("[swift:swift-1] …" is not a style)
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=True, markup=False)
 
 
 def note(message: str) -> None:

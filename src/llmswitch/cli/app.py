@@ -84,10 +84,12 @@ ModelOpt = Annotated[
                  help="provider/model or a route alias; repeat for several (default: the default route and each "
                  "of its targets)"),
 ]
-SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="system message")]
-TemperatureOpt = Annotated[float | None, typer.Option("--temperature", "-t", min=0.0, max=2.0)]
-MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="cap on completion tokens")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="seconds per call, failover included")]
+SystemOpt = Annotated[str | None, typer.Option("--system", "-s", metavar="TEXT", help="system message")]
+TemperatureOpt = Annotated[float | None, typer.Option("--temperature", "-t", min=0.0, max=2.0, metavar="T",
+                                                     help="sampling temperature, 0 to 2")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, metavar="N", help="cap on completion tokens")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS",
+                                           help="per call, failover included")]
 
 
 def _exit(code: int) -> None:
@@ -126,7 +128,8 @@ def _mock(help: HelpFlag = False) -> None:
 @app.command(context_settings=_LEAF)
 @guarded
 def compare(
-    prompt: Annotated[str | None, typer.Argument(help="the prompt; '-' reads it from stdin")] = None,
+    prompt: Annotated[str | None, typer.Argument(metavar="PROMPT", help="the prompt; '-' reads it from stdin")]
+    = None,
     model: ModelOpt = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", metavar="PROMPTS.txt",
                                               help="one prompt a line: every prompt × every model")] = None,
@@ -134,7 +137,7 @@ def compare(
     temperature: TemperatureOpt = None,
     max_tokens: MaxTokensOpt = None,
     json_mode: Annotated[bool, typer.Option("--json-mode", help="ask for a JSON object answer")] = False,
-    repeat: Annotated[int, typer.Option("--repeat", "-n", min=1, max=1000,
+    repeat: Annotated[int, typer.Option("--repeat", "-n", min=1, max=1000, metavar="N",
                                         help="calls per target; reports median and p95 latency")] = 1,
     full: Annotated[bool, typer.Option("--full", help="show whole answers, not truncated")] = False,
     output: Annotated[Output, typer.Option("--output", "-o", case_sensitive=False,
@@ -142,7 +145,7 @@ def compare(
     = Output.table,
     allow_failures: Annotated[bool, typer.Option("--allow-failures",
                                                  help="exit 0 even when a target failed")] = False,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, metavar="N",
                                              help="calls in flight at once")] = 8,
     timeout: TimeoutOpt = 120.0,
     config: ConfigOpt = None,
@@ -167,7 +170,7 @@ def compare(
 @guarded
 def chat(
     prompt: Annotated[str | None, typer.Argument(
-        help="one-shot prompt ('-' reads stdin); without it, an interactive session")] = None,
+        metavar="PROMPT", help="one-shot prompt ('-' reads stdin); without it, an interactive session")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL",
                                               help="provider/model or a route alias (default: the default route)")]
     = None,
@@ -197,7 +200,8 @@ def providers(
     = ProvidersAction.list,
     names: Annotated[list[str] | None, typer.Argument(metavar="PROVIDER",
                                                       help="only these providers (default: all)")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="check: seconds per provider")] = 15.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS",
+                                                help="check: seconds per provider")] = 15.0,
     output: Annotated[ListOutput, typer.Option("--output", "-o", case_sensitive=False)] = ListOutput.table,
     config: ConfigOpt = None,
 ) -> None:
@@ -238,15 +242,16 @@ def config_show(
 @mock_app.command("serve", context_settings=_LEAF)
 @guarded
 def mock_serve(
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="0 picks a free port")] = 8787,
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, metavar="PORT",
+                                         help="0 picks a free port")] = 8787,
     mount: Annotated[list[str] | None, typer.Option(
         "--mount", metavar="NAME=PROTOCOL", help="mount a protocol under /NAME (default: every protocol "
         "under its own name); repeat for several")] = None,
     faults: Annotated[list[str] | None, typer.Option(
         "--faults", metavar="[NAME=]SPEC[,SPEC]", help="scripted faults, one per request, e.g. "
         "'openai=429:retry-after=0,500' or 'cut_stream:after=2' for every mount")] = None,
-    api_key: Annotated[str | None, typer.Option("--api-key", help="require this key, sent the vendor's way")]
-    = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", metavar="KEY",
+                                                help="require this key, sent the vendor's way")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="do not log requests")] = False,
 ) -> None:
     """Serve mock providers on 127.0.0.1 until Ctrl-C, printing each mount's base URL."""

@@ -87,7 +87,7 @@ class Board:
             for paragraph in "".join(job.live_text).splitlines() or [""]:
                 lines += textwrap.wrap(paragraph, inner) or [""]
             body = Text("\n".join(lines[-6:]))
-        return Panel(body, title=_label(job, self.multi), title_align="left",
+        return Panel(body, title=Text(_label(job, self.multi)), title_align="left",
                      subtitle=Text(status, style=style), subtitle_align="right", height=8)
 
     def _progress(self, now: float) -> RenderableType:
@@ -108,7 +108,7 @@ class Board:
         now = time.perf_counter()
         if len(self.jobs) > _PANEL_LIMIT:
             return self._progress(now)
-        columns = min(3, len(self.jobs)) or 1
+        columns = 2 if len(self.jobs) == 4 else min(3, len(self.jobs)) or 1
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in range(columns):
             grid.add_column(ratio=1)

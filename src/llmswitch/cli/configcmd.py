@@ -57,7 +57,12 @@ def _redact_tree(value: Any) -> Any:
 
 def redacted(settings: Settings) -> dict[str, Any]:
     """The resolved config (defaults filled in, variables expanded, base URLs resolved), secrets redacted."""
-    data: dict[str, Any] = _redact_tree(settings.config.model_dump(mode="json"))
+    from .._secret import Secret
+
+    def unknown(value: Any) -> Any:  # credentials are Secrets inside the config: never their value
+        return (REDACTED if value else "<missing>") if isinstance(value, Secret) else str(value)
+
+    data: dict[str, Any] = _redact_tree(settings.config.model_dump(mode="json", fallback=unknown))
     for name, block in data["providers"].items():
         provider = settings.providers.get(name)
         if provider is None:
