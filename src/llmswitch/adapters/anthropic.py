@@ -24,8 +24,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pydantic_core
-
 from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
@@ -112,13 +110,8 @@ class AnthropicAdapter(Adapter):
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         for name, accepted in RANGES.items():
             value = params.get(name)
-            if value is None:
-                continue
-            if not accepted.contains(value):
-                if self.provider.strict:
-                    raise self.rejected(f"{name}={value} is outside the accepted range {accepted}", model)
-                value = accepted.clamp(value)
-            body[name] = value
+            if value is not None:
+                body[name] = self.fit_range(name, value, accepted, model)
         self._tools(params, body, model)
         if params.get("user") and "metadata" not in params:
             body["metadata"] = {"user_id": str(params["user"])[:256]}
@@ -283,14 +276,6 @@ class AnthropicAdapter(Adapter):
             block["content"] = self._blocks(content, model)
         return block
 
-    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
-        """A request we cannot translate: refused before sending, naming provider and model."""
-        import httpx2
-
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url(self.chat_path)))
-        return errors.UnsupportedParameterError(
-            message, response=response, body=None, provider=self.provider.name, model=model
-        )
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
@@ -383,11 +368,7 @@ class AnthropicStream(StreamTranslator):
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         if not event.data:
             return []
-        try:
-            obj = pydantic_core.from_json(event.data)
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {event.data[:200]!r}",
-                                     self.response, self.model, status_code=502) from None
+        obj = self.decode(event.data)
         if not isinstance(obj, dict):
             return []
         etype = obj.get("type") or event.event

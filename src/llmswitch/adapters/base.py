@@ -19,7 +19,7 @@ import pydantic_core
 
 from .. import errors
 from .._secret import Secret
-from ..catalog import ModelInfo, Preset
+from ..catalog import ModelInfo, Preset, Range
 from ..streaming import SSEEvent
 
 if TYPE_CHECKING:
@@ -94,6 +94,14 @@ class StreamTranslator:
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def decode(self, data: str) -> Any:
+        """One event's JSON; a malformed event is a server fault (502), never a silent skip."""
+        try:
+            return pydantic_core.from_json(data)
+        except ValueError:
+            raise self.adapter.error("server_error", f"malformed stream event: {data[:200]!r}", self.response,
+                                     self.model, status_code=502) from None
 
     def close(self) -> list[dict[str, Any]]:
         """End of input: any chunk held back (e.g. usage waiting for its choice)."""
@@ -180,6 +188,23 @@ class Adapter:
                     status_code=502,
                 )
             )
+
+    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
+        """A request this vendor cannot take, refused before sending: a 400 naming provider and model."""
+        import httpx2
+
+        request = httpx2.Request("POST", self.provider.base_url or "http://llmswitch.invalid/")
+        return errors.UnsupportedParameterError(message, response=httpx2.Response(400, request=request), body=None,
+                                                provider=self.provider.name, model=model)
+
+    def fit_range(self, name: str, value: float, accepted: Range, model: str) -> float:
+        """Lenient: the nearest accepted value. Strict: refuse, naming the parameter and the range."""
+        if accepted.contains(value):
+            return value
+        if self.provider.strict:
+            kind = self.provider.preset.name
+            raise self.rejected(f"{name}={value} is outside the range {accepted} that {kind!r} accepts", model)
+        return accepted.clamp(value)
 
     @staticmethod
     def _raise(exc: BaseException) -> Any:

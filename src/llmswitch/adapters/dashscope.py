@@ -155,23 +155,13 @@ class DashScopeAdapter(Adapter):
     def _ranges(self, parameters: dict[str, Any], model: str) -> None:
         for name, accepted in {**RANGES, **self.provider.preset.quirks.ranges}.items():
             value = parameters.get(name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or accepted.contains(value):
-                continue
-            if self.provider.strict:
-                raise self.rejected(f"{name}={value} is outside DashScope's accepted range {accepted}", model)
-            parameters[name] = accepted.clamp(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                parameters[name] = self.fit_range(name, value, accepted, model)
 
     def _unsupported(self, message: str, model: str) -> None:
         if self.provider.strict:
             raise self.rejected(message, model)
 
-    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
-        """Strict mode: refuse before sending; the message names the parameter and what is accepted."""
-        import httpx2
-
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url(TEXT_PATH)))
-        return errors.UnsupportedParameterError(message, response=response, body=None,
-                                                provider=self.provider.name, model=model)
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
@@ -267,11 +257,7 @@ class DashScopeStream(StreamTranslator):
         data = event.data.strip()
         if not data:
             return []
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {data[:200]!r}", self.response,
-                                     self.model, status_code=502) from None
+        obj = self.decode(data)
         if event.event == "error" and isinstance(obj, dict):
             code, text = _error_fields(obj)
             text = text or f"error code {code}"

@@ -16,8 +16,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pydantic_core
-
 from .. import errors
 from ..streaming import SSEEvent
 from .base import Adapter, StreamTranslator, WireRequest
@@ -138,7 +136,7 @@ class GeminiAdapter(Adapter):
                 name = message.get("name") or names.get(str(message.get("tool_call_id")))
                 if not name:
                     call_id = message.get("tool_call_id")
-                    raise self.invalid(f"tool message {call_id!r} answers no earlier tool call", model)
+                    raise self.rejected(f"tool message {call_id!r} answers no earlier tool call", model)
                 part = {"functionResponse": {"name": name, "response": _function_response(content)}}
                 _append(contents, FUNCTION_RESPONSE_ROLE, [part])
             else:
@@ -163,23 +161,16 @@ class GeminiAdapter(Adapter):
             elif kind == "file" and (item.get("file") or {}).get("file_data"):
                 parts.append(_media(str(item["file"]["file_data"])))
             else:
-                raise self.invalid(f"content part type {kind!r} is not supported by Gemini", model)
+                raise self.rejected(f"content part type {kind!r} is not supported by Gemini", model)
         return parts
 
-    def invalid(self, message: str, model: str) -> errors.APIStatusError:
-        """A request we cannot translate: a 400 raised before anything is sent."""
-        import httpx2
-
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url("/models")))
-        return errors.UnsupportedParameterError(message, response=response, body=None,
-                                                provider=self.provider.name, model=model)
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
         model = _model_id(str(params["model"]))
         inputs = params.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         if not all(isinstance(t, str) for t in texts):
-            raise self.invalid("Gemini embeds text only, not token arrays", model)
+            raise self.rejected("Gemini embeds text only, not token arrays", model)
         requests = []
         for text in texts:
             request: dict[str, Any] = {"model": f"models/{model}", "content": {"parts": [{"text": text}]}}
@@ -287,11 +278,7 @@ class GeminiStream(StreamTranslator):
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
         if not event.data.strip():
             return []
-        try:
-            obj = _unwrap(pydantic_core.from_json(event.data))
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {event.data[:200]!r}",
-                                     self.response, self.model, status_code=502) from None
+        obj = _unwrap(self.decode(event.data))
         if not isinstance(obj, dict):
             return []
         if "error" in obj:

@@ -96,10 +96,8 @@ class HunyuanAdapter(Adapter):
             if value is None:
                 continue
             accepted = ranges.get(name)
-            if accepted is not None and not accepted.contains(value):
-                if self.provider.strict:
-                    raise self.rejected(f"{name}={value} is outside the accepted range {accepted}", model)
-                value = accepted.clamp(value)
+            if accepted is not None:
+                value = self.fit_range(name, value, accepted, model)
             body[native] = value
         stop = params.get("stop")
         if stop:
@@ -195,11 +193,6 @@ class HunyuanAdapter(Adapter):
         elif self.provider.strict:  # "required" has no native equivalent
             raise self.rejected(f"tool_choice={choice!r} is not supported by Hunyuan", model)
 
-    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
-        """Strict mode / impossible input: refuse before sending, naming provider and model."""
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url("/")))
-        return errors.UnsupportedParameterError(message, response=response, body=None,
-                                                provider=self.provider.name, model=model)
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
@@ -301,11 +294,7 @@ class HunyuanStream(StreamTranslator):
         if data == "[DONE]":  # not documented for Hunyuan (UNCONFIRMED); accept it as the end
             self.complete = self.complete or self._seen
             return []
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {data[:200]!r}", self.response,
-                                     self.model, status_code=502) from None
+        obj = self.decode(data)
         if not isinstance(obj, dict) or self.complete:
             return []
         self._seen = True

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pydantic_core
-
 from .. import errors
 from ..catalog.minimax import STATUS_CODES
 from ..streaming import SSEEvent
@@ -187,11 +185,7 @@ class MiniMaxStream(StreamTranslator):
             return self.close()
         if not data:
             return []
-        try:
-            obj = pydantic_core.from_json(data)
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {data[:200]!r}", self.response,
-                                     self.model, status_code=502) from None
+        obj = self.decode(data)
         self.adapter.check(self.response, obj, self.model)
         self._id = str(obj.get("id") or self._id)
         self._created = obj.get("created") or self._created

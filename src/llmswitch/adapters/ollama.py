@@ -73,10 +73,10 @@ class OllamaAdapter(Adapter):
         choice = params.get("tool_choice")
         if tools and choice != "none":  # Ollama has no tool_choice; "none" is honoured by not offering tools
             if choice not in (None, "auto") and self.provider.strict:
-                raise self.invalid(f"tool_choice={choice!r} is not supported by Ollama", model)
+                raise self.rejected(f"tool_choice={choice!r} is not supported by Ollama", model)
             body["tools"] = tools
         if params.get("n") not in (None, 1) and self.provider.strict:
-            raise self.invalid("n > 1 is not supported by Ollama", model)
+            raise self.rejected("n > 1 is not supported by Ollama", model)
         effort = params.get("reasoning_effort")
         if effort is not None:
             body["think"] = effort != "none"
@@ -114,7 +114,7 @@ class OllamaAdapter(Adapter):
         image = part.get("image_url")
         url = str(image.get("url") if isinstance(image, dict) else image)
         if not url.startswith("data:"):
-            raise self.invalid("Ollama accepts images as data: URLs (base64) only, not links", model)
+            raise self.rejected("Ollama accepts images as data: URLs (base64) only, not links", model)
         head, _, data = url.partition(",")
         if ";base64" not in head:
             import base64
@@ -123,13 +123,6 @@ class OllamaAdapter(Adapter):
             data = base64.b64encode(unquote_to_bytes(data)).decode()
         return data
 
-    def invalid(self, message: str, model: str) -> errors.APIStatusError:
-        """A request we cannot translate: a 400 raised before anything is sent."""
-        import httpx2
-
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url("/api/chat")))
-        return errors.UnsupportedParameterError(message, response=response, body=None,
-                                                provider=self.provider.name, model=model)
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
         inputs = params.get("input")

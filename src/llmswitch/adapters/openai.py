@@ -102,10 +102,8 @@ class OpenAIAdapter(Adapter):
                 del body[name]
         for name, accepted in quirks.ranges.items():
             value = body.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and not accepted.contains(value):
-                if self.provider.strict:
-                    raise self.rejected(f"{name}={value} is outside the accepted range {accepted}", model)
-                body[name] = accepted.clamp(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                body[name] = self.fit_range(name, value, accepted, model)
         for old, new in quirks.rename.items():
             if old in body:
                 value = body.pop(old)
@@ -113,16 +111,6 @@ class OpenAIAdapter(Adapter):
         if not quirks.echo_reasoning and "messages" in body:
             body["messages"] = _without_reasoning(body["messages"])
         return body
-
-    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
-        """Strict mode: refuse before sending; the error names provider, model and parameter."""
-        import httpx2
-
-        url = self.url(self.chat_path)
-        response = httpx2.Response(400, request=httpx2.Request("POST", url))
-        return errors.UnsupportedParameterError(
-            message, response=response, body=None, provider=self.provider.name, model=model
-        )
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
@@ -203,14 +191,7 @@ class OpenAIStream(StreamTranslator):
             return []
         if not data:
             return []
-        try:
-            import pydantic_core
-
-            obj = pydantic_core.from_json(data)
-        except ValueError:
-            raise self.adapter.error(
-                "server_error", f"malformed stream event: {data[:200]!r}", self.response, self.model, status_code=502
-            ) from None
+        obj = self.decode(data)
         if not isinstance(obj, dict):
             return []
         if ("error" in obj or self.adapter.envelope_status(obj)) and not obj.get("choices"):

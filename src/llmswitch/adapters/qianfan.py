@@ -111,10 +111,8 @@ class QianfanAdapter(Adapter):
             if value is None:
                 continue
             accepted = ranges.get(name)
-            if accepted is not None and not accepted.contains(value):
-                if self.provider.strict:
-                    raise self.rejected(f"{name}={value} is outside the accepted range {accepted}", model)
-                value = accepted.clamp(value)
+            if accepted is not None:
+                value = self.fit_range(name, value, accepted, model)
             body[name] = value
         limit = params.get("max_completion_tokens") or params.get("max_tokens")
         if limit is not None:
@@ -201,11 +199,6 @@ class QianfanAdapter(Adapter):
             raise self.rejected("Qianfan v1 needs the last message to be the user's", model)
         return "\n\n".join(s for s in system if s), turns
 
-    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
-        """Refuse before sending what v1 cannot take, naming provider and model."""
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url("/chat")))
-        return errors.UnsupportedParameterError(message, response=response, body=None,
-                                                provider=self.provider.name, model=model)
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
@@ -288,11 +281,7 @@ class QianfanStream(StreamTranslator):
         data = event.data.strip()
         if not data or self.complete:
             return []
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {data[:200]!r}", self.response,
-                                     self.model, status_code=502) from None
+        obj = self.decode(data)
         if not isinstance(obj, dict):
             return []
         self._seen = True

@@ -134,11 +134,8 @@ class SenseNovaAdapter(Adapter):
     def _ranges(self, body: dict[str, Any], model: str) -> None:
         for name, accepted in {**RANGES, **self.provider.preset.quirks.ranges}.items():
             value = body.get(name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or accepted.contains(value):
-                continue
-            if self.provider.strict:
-                raise self.rejected(f"{name}={value} is outside SenseNova's accepted range {accepted}", model)
-            body[name] = accepted.clamp(value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                body[name] = self.fit_range(name, value, accepted, model)
 
     def _tool_choice(self, body: dict[str, Any], model: str) -> None:
         """The native ``tool_choice`` is an object; OpenAI's strings are mapped (UNCONFIRMED shapes)."""
@@ -155,13 +152,6 @@ class SenseNovaAdapter(Adapter):
         if self.provider.strict:
             raise self.rejected(message, model)
 
-    def rejected(self, message: str, model: str) -> errors.UnsupportedParameterError:
-        """Strict mode: refuse before sending; the message names the parameter and what is accepted."""
-        import httpx2
-
-        response = httpx2.Response(400, request=httpx2.Request("POST", self.url(CHAT_PATH)))
-        return errors.UnsupportedParameterError(message, response=response, body=None,
-                                                provider=self.provider.name, model=model)
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:
@@ -255,11 +245,7 @@ class SenseNovaStream(StreamTranslator):
             return self._finish()
         if not data:
             return []
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise self.adapter.error("server_error", f"malformed stream event: {data[:200]!r}", self.response,
-                                     self.model, status_code=502) from None
+        obj = self.decode(data)
         self.adapter.raise_for_body(self.response, obj, self.model)
         payload = obj.get("data") if isinstance(obj, dict) and isinstance(obj.get("data"), dict) else obj
         if not isinstance(payload, dict):
