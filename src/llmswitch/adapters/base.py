@@ -206,6 +206,18 @@ class Adapter:
             raise self.rejected(f"{name}={value} is outside the range {accepted} that {kind!r} accepts", model)
         return accepted.clamp(value)
 
+    def fit_ranges(self, values: dict[str, Any], ranges: Mapping[str, Range], model: str) -> None:
+        """``fit_range`` for every numeric value in ``values`` that has a range, in place."""
+        for name, accepted in ranges.items():
+            value = values.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[name] = self.fit_range(name, value, accepted, model)
+
+    def unsupported(self, message: str, model: str) -> None:
+        """Something the vendor cannot take: strict mode refuses; lenient mode lets the caller drop it."""
+        if self.provider.strict:
+            raise self.rejected(message, model)
+
     @staticmethod
     def _raise(exc: BaseException) -> Any:
         raise exc

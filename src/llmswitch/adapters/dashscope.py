@@ -106,14 +106,14 @@ class DashScopeAdapter(Adapter):
             if name in _OURS or value is None:
                 continue
             if name in UNSUPPORTED:
-                self._unsupported(f"parameter {name!r} is not supported by the DashScope native API", model)
+                self.unsupported(f"parameter {name!r} is not supported by the DashScope native API", model)
                 continue
             parameters[name] = value  # OpenAI names DashScope shares, and vendor extras (enable_search, …)
         if stream:
             parameters.setdefault("incremental_output", True)
         else:
             parameters.pop("incremental_output", None)
-        self._ranges(parameters, model)
+        self.fit_ranges(parameters, {**RANGES, **self.provider.preset.quirks.ranges}, model)
         native = [convert(m) for m in messages]
         body = {"model": model, "input": {"messages": native}, "parameters": parameters}
         headers = self.bearer_headers()
@@ -140,7 +140,7 @@ class DashScopeAdapter(Adapter):
         if not all(isinstance(t, str) for t in texts):
             raise self.rejected("DashScope embeddings take text only, not token ids", model)
         if params.get("encoding_format") not in (None, "float"):
-            self._unsupported("DashScope returns float embeddings only (encoding_format='float')", model)
+            self.unsupported("DashScope returns float embeddings only (encoding_format='float')", model)
         parameters: dict[str, Any] = {}
         if params.get("dimensions"):
             parameters["dimension"] = params["dimensions"]
@@ -151,16 +151,6 @@ class DashScopeAdapter(Adapter):
         if parameters:
             body["parameters"] = parameters
         return WireRequest("POST", self.url(EMBEDDINGS_PATH), self.bearer_headers(), body)
-
-    def _ranges(self, parameters: dict[str, Any], model: str) -> None:
-        for name, accepted in {**RANGES, **self.provider.preset.quirks.ranges}.items():
-            value = parameters.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                parameters[name] = self.fit_range(name, value, accepted, model)
-
-    def _unsupported(self, message: str, model: str) -> None:
-        if self.provider.strict:
-            raise self.rejected(message, model)
 
 
     # -- responses ------------------------------------------------------------------------

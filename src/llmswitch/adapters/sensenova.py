@@ -109,13 +109,13 @@ class SenseNovaAdapter(Adapter):
             if name in _OURS or value is None:
                 continue
             if name in UNSUPPORTED:
-                self._unsupported(f"parameter {name!r} is not supported by the SenseNova native API", model)
+                self.unsupported(f"parameter {name!r} is not supported by the SenseNova native API", model)
                 continue
             body[name] = value
         self._tool_choice(body, model)
         if isinstance(body.get("stop"), list) and len(body["stop"]) == 1:
             body["stop"] = body["stop"][0]  # the native field is a string (UNCONFIRMED for lists)
-        self._ranges(body, model)
+        self.fit_ranges(body, {**RANGES, **self.provider.preset.quirks.ranges}, model)
         if stream:
             body["stream"] = True
         return WireRequest("POST", self.url(CHAT_PATH), self.headers(), body, stream=stream)
@@ -126,16 +126,10 @@ class SenseNovaAdapter(Adapter):
         if not all(isinstance(t, str) for t in texts):
             raise self.rejected("SenseNova embeddings take text only, not token ids", str(params["model"]))
         if params.get("encoding_format") not in (None, "float"):
-            self._unsupported("SenseNova returns float embeddings only (encoding_format='float')",
+            self.unsupported("SenseNova returns float embeddings only (encoding_format='float')",
                               str(params["model"]))
         body = {"model": params["model"], "input": texts}
         return WireRequest("POST", self.url(EMBEDDINGS_PATH), self.headers(), body)
-
-    def _ranges(self, body: dict[str, Any], model: str) -> None:
-        for name, accepted in {**RANGES, **self.provider.preset.quirks.ranges}.items():
-            value = body.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                body[name] = self.fit_range(name, value, accepted, model)
 
     def _tool_choice(self, body: dict[str, Any], model: str) -> None:
         """The native ``tool_choice`` is an object; OpenAI's strings are mapped (UNCONFIRMED shapes)."""
@@ -146,11 +140,7 @@ class SenseNovaAdapter(Adapter):
         if choice == "none":
             body.pop("tools", None)
         elif choice == "required":
-            self._unsupported("tool_choice='required' is not supported by the SenseNova native API", model)
-
-    def _unsupported(self, message: str, model: str) -> None:
-        if self.provider.strict:
-            raise self.rejected(message, model)
+            self.unsupported("tool_choice='required' is not supported by the SenseNova native API", model)
 
 
     # -- responses ------------------------------------------------------------------------
