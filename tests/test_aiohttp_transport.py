@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
 import json
 import socket
 import time
@@ -103,6 +104,35 @@ async def test_stream_arrives_event_by_event(mock: MockServer, client: httpx2.As
     text = "".join(json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1])
     assert text == "[p:m] one two three four five"
     assert first_at is not None and first_at < 0.25  # delivered before the stall, not buffered to the end
+
+
+async def test_gzip_bodies_are_decoded_by_httpx2(client: httpx2.AsyncClient) -> None:
+    # aiohttp hands the bytes over as sent; httpx2 decodes them, whole (Content-Length) or streamed
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    payload = json.dumps({"object": "chat.completion", "pad": "x" * 2000}).encode()
+    packed = gzip.compress(payload)
+
+    async def whole(request: web.Request) -> web.Response:
+        return web.Response(body=packed, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Encoding": "gzip"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for i in range(0, len(packed), 100):
+            await response.write(packed[i:i + 100])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/whole", whole)
+    app.router.add_post("/chunked", chunked)
+    async with TestServer(app, host="127.0.0.1") as server:
+        for path in ("/whole", "/chunked"):
+            response = await client.post(str(server.make_url(path)), content=b"{}")
+            assert response.content == payload, path
 
 
 async def test_connection_refused_is_connect_error(client: httpx2.AsyncClient) -> None:

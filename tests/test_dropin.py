@@ -208,3 +208,15 @@ async def test_async_error_classes(server: MockServer) -> None:
                                                          extra_headers={"x-mock-fault": str(status)})
             caught.append(info.value)
         assert _openai_class(caught[1]) is type(caught[0])
+
+
+def test_extra_body_merges_into_native_sections() -> None:
+    """extra_body reaches vendor fields nested in native bodies without wiping the adapter's."""
+    with MockServer({"ds": "dashscope"}) as srv:
+        config = {"providers": {"q": {"type": "dashscope", "api_key": "k", "base_url": srv.base_url("ds")}}}
+        with llmswitch.OpenAI(config=config) as client:
+            client.chat.completions.create(model="q/qwen-plus", messages=MESSAGES, temperature=0.5,
+                                           extra_body={"parameters": {"enable_search": True}})
+        sent = json.loads(srv.mount("ds").requests[-1].body)
+    assert sent["parameters"]["enable_search"] is True
+    assert sent["parameters"]["temperature"] == 0.5 and sent["parameters"]["result_format"] == "message"

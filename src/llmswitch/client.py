@@ -81,8 +81,17 @@ def _apply_extras(wire: WireRequest, extras: Mapping[str, Any]) -> WireRequest:
     if extras.get("extra_query"):
         wire.params = {**(wire.params or {}), **extras["extra_query"]}
     if extras.get("extra_body") and isinstance(wire.json, dict):
-        wire.json = {**wire.json, **extras["extra_body"]}
+        wire.json = _deep_merge(wire.json, extras["extra_body"])
     return wire
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """extra_body lands inside native sections too: {"parameters": {...}} adds to DashScope's."""
+    out = dict(base)
+    for key, value in extra.items():
+        nested = isinstance(value, Mapping) and isinstance(out.get(key), dict)
+        out[key] = _deep_merge(out[key], value) if nested else value
+    return out
 
 
 class _Settings:

@@ -9,8 +9,9 @@ decisions about *which* step comes next, which this module makes in one place.
 
 The rules, in order:
 
-- Targets whose breaker is open are skipped (a direct ``provider/model`` call, having no
-  alternative, is always tried). Targets that cannot take the request were filtered out before.
+- Targets whose breaker is open are skipped (a call with a single target — a direct
+  ``provider/model`` or a one-target route — has no alternative and is always tried; its outcome
+  still feeds the breaker). Targets that cannot take the request were filtered out before.
 - A failure whose class is not in ``fallback_on`` and is not retryable (a 400, say) is raised at
   once: it would fail everywhere.
 - A retryable failure (connection, timeout, 408/409/429/5xx, or ``x-should-retry: true``) on
@@ -495,7 +496,7 @@ class CallPlan:
         breaker = self.router.state(target, self.policy).breaker
         permit = breaker.acquire()
         if permit is None and self.single:
-            permit = breaker.force()  # nothing else to try: a direct call is always attempted
+            permit = breaker.force()  # nothing else to try: a single-target call is always attempted
         return permit
 
     def _excluded(self, target: Target) -> str | None:

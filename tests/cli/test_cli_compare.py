@@ -107,17 +107,35 @@ def test_csv_and_markdown_outputs(invoke: Invoke, fast_config: Path) -> None:
 
 def test_options_reach_the_wire(invoke: Invoke, mock_server: MockServer, workdir: Path) -> None:
     config = server_config(workdir / "srv.yaml", mock_server)
-    result = invoke("compare", "one two three four", "-m", "primary/m-1", "--system", "be terse",
-                    "--temperature", "0.3", "--max-tokens", "2", "--json-mode", "-o", "json", "--config", str(config))
+    result = invoke("compare", "one two three", "-m", "primary/m-1", "--system", "be terse",
+                    "--temperature", "0.3", "--json-mode", "-o", "json", "--config", str(config))
     assert result.exit_code == 0, result.output
     body = mock_server.mount("primary").requests[0].json()
-    assert body["messages"] == [{"role": "system", "content": "be terse"},
-                                {"role": "user", "content": "one two three four"}]
+    assert body["messages"] == [{"role": "system", "content": "be terse"}, {"role": "user", "content": "one two three"}]
     assert body["temperature"] == 0.3 and body["response_format"] == {"type": "json_object"}
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert json.loads(_results(result.stdout)["primary/m-1"]["answer"])["echo"] == "one two three"
+
+    capped = invoke("compare", "one two three four", "-m", "backup/m-1", "--max-tokens", "2", "-o", "json",
+                    "--config", str(config))
+    body = mock_server.mount("backup").requests[0].json()
     assert 2 in (body.get("max_tokens"), body.get("max_completion_tokens"))
-    row = _results(result.stdout)["primary/m-1"]
-    assert row["answer"] and row["completion_tokens"] is not None
+    assert _results(capped.stdout)["backup/m-1"]["answer"] == "[backup:m-1] one "  # cut to two words
+
+
+def test_full_shows_whole_answers(invoke: Invoke, fast_config: Path) -> None:
+    prompt = " ".join(f"word{i}" for i in range(40))
+    short = invoke("compare", prompt, "-m", "alpha/a-1", "--config", str(fast_config))
+    full = invoke("compare", prompt, "-m", "alpha/a-1", "--full", "--config", str(fast_config))
+    assert "…" in short.stdout and "word39" not in short.stdout
+    assert "word39" in full.stdout
+
+
+def test_no_targets_and_no_default_route(invoke: Invoke, workdir: Path) -> None:
+    config = write_config(workdir / "c.yaml", {"providers": {"p": {"type": "mock"}}})
+    result = invoke("compare", "hi", "--config", str(config))
+    assert result.exit_code == 2
+    assert "no models to compare" in result.stderr
 
 
 def test_failed_target_gives_typed_error_and_exit_code(invoke: Invoke, workdir: Path) -> None:

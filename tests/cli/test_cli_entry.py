@@ -50,6 +50,15 @@ def test_help_imports_nothing_heavy(args: list[str], workdir: Path) -> None:
     assert result.stderr.strip().splitlines()[-1:] in ([], [""]), result.stderr
 
 
+def test_without_the_cli_extra_says_what_to_install(workdir: Path) -> None:
+    code = ("import sys\nsys.modules['typer'] = None  # as if llmswitch were installed without [cli]\n"
+            "sys.argv = ['llmswitch', '--help']\nfrom llmswitch.cli import main\nmain()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir,
+                            env=clean_env(), timeout=30)
+    assert result.returncode == 1
+    assert result.stderr == "error: the llmswitch CLI needs typer: pip install 'llmswitch[cli]'\n"
+
+
 def test_python_dash_m(workdir: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "llmswitch.cli", "--version"], capture_output=True, text=True,
                             cwd=workdir, env=clean_env(), timeout=30)
@@ -97,7 +106,10 @@ def test_interactive_session_on_a_terminal(mock_server: MockServer, workdir: Pat
         os.write(master, b"hello over a tty\n")
         _read_until(master, b"[primary:m-1] hello over a tty", seen)
         _read_until(master, "↳ primary/m-1".encode(), seen)  # who served the turn
-        _read_until(master, b"you> ", seen, count=3)  # back at the prompt, waiting
+        _read_until(master, b"you> ", seen, count=3)  # back at the prompt ...
+        # ... and give readline a moment to block on the terminal: a signal that lands between its
+        # printing the prompt and its select() is only seen at the next keypress (a CPython limit)
+        time.sleep(0.3)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 130
     finally:

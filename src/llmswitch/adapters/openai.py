@@ -249,7 +249,7 @@ def _status_of(err: Any) -> int:
             if isinstance(value, int) and 400 <= value < 600:
                 return value
         etype = str(err.get("type") or "")
-        if "rate" in etype:
+        if "rate" in etype or "rate_limit" in str(err.get("code") or ""):
             return 429
         if "auth" in etype:
             return 401

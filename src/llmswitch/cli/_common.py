@@ -121,7 +121,9 @@ def guarded(fn: F) -> F:
         except CliError as exc:
             _report(str(exc), exc.details)
             raise typer.Exit(exc.code) from None
-        except BrokenPipeError:
+        except BrokenPipeError:  # e.g. `llmswitch compare … | head -1`: stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush has nowhere to fail
             raise typer.Exit(EXIT_FAILURE) from None
         except Exception as exc:
             from ..errors import ConfigError

@@ -20,7 +20,7 @@ from ._common import guarded
 
 __all__ = ["app"]
 
-_GROUP = {"help_option_names": [], "max_content_width": 100}  # see _help_flag
+_GROUP = {"help_option_names": [], "max_content_width": 100}  # groups get HelpFlag instead
 _LEAF = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 

@@ -75,7 +75,10 @@ def _credentials(spec: ProviderConfig, provider: Provider | None) -> dict[str, s
 
 
 def _models(spec: ProviderConfig, provider: Provider | None) -> list[str]:
-    listed = list(spec.models) or list(spec.prices)
+    """The file's ``models:`` when it lists them (then only those may be routed to), else the catalog's."""
+    if spec.models:
+        return list(spec.models)
+    listed = list(spec.prices)
     if provider is not None:
         listed += [m for m in provider.preset.models if m not in listed]
     return listed
