@@ -13,8 +13,8 @@ import llmswitch
 from llmswitch.testing import MockServer
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there friend"}]
-TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "look up",
-                                           "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
+_QUERY = {"type": "object", "properties": {"query": {"type": "string"}}}
+TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "look up", "parameters": _QUERY}}]
 CLIENTS = [openai.OpenAI, llmswitch.OpenAI]
 ASYNC_CLIENTS = [openai.AsyncOpenAI, llmswitch.AsyncOpenAI]
 

@@ -14,7 +14,8 @@ from llmswitch.testing import MockServer
 from support import SHARED
 
 SPEC = SHARED / "specs" / "openai-openapi.yaml"
-IMAGE = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+IMAGE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
+         "hKmMIQAAAABJRU5ErkJggg==")
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
 
 REQUESTS: dict[str, dict[str, Any]] = {

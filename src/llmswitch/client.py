@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import httpx2
 import openai
@@ -241,8 +241,16 @@ class _Completions:
     def __init__(self, client: OpenAI) -> None:
         self._client = client
 
-    def create(self, **params: Any) -> ChatCompletion | Stream[ChatCompletionChunk]:
-        return self._client._chat(params)
+    @overload
+    def create(self, *, stream: Literal[True], **params: Any) -> Stream[ChatCompletionChunk]: ...
+    @overload
+    def create(self, *, stream: Literal[False] = False, **params: Any) -> ChatCompletion: ...
+    @overload
+    def create(self, *, stream: bool, **params: Any) -> ChatCompletion | Stream[ChatCompletionChunk]: ...
+
+    def create(self, *, stream: Any = False, **params: Any) -> ChatCompletion | Stream[ChatCompletionChunk]:
+        """openai's ``chat.completions.create``: every parameter it takes, plus routes and provider/model."""
+        return self._client._chat({**params, "stream": stream})
 
 
 class _Chat:
@@ -472,8 +480,18 @@ class _AsyncCompletions:
     def __init__(self, client: AsyncOpenAI) -> None:
         self._client = client
 
-    async def create(self, **params: Any) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
-        return await self._client._chat(params)
+    @overload
+    async def create(self, *, stream: Literal[True], **params: Any) -> AsyncStream[ChatCompletionChunk]: ...
+    @overload
+    async def create(self, *, stream: Literal[False] = False, **params: Any) -> ChatCompletion: ...
+    @overload
+    async def create(self, *, stream: bool,
+                     **params: Any) -> ChatCompletion | AsyncStream[ChatCompletionChunk]: ...
+
+    async def create(self, *, stream: Any = False,
+                     **params: Any) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
+        """openai's ``chat.completions.create``, awaitable; a stream is async-iterable."""
+        return await self._client._chat({**params, "stream": stream})
 
 
 class _AsyncChat:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import signal
 import socket
 import threading
 import time
@@ -152,6 +153,8 @@ class Watchdog:
                 self._dead = 0
 
     def _run(self) -> None:
+        if hasattr(signal, "pthread_sigmask"):  # Ctrl-C must reach the main thread, never this one
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while True:
             fire: Watch | None = None
             with self._cond:

@@ -9,7 +9,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ._common import (
     EXIT_FAILURE,
@@ -85,7 +85,7 @@ class Session:
     def _params(self, text: str) -> dict[str, Any]:
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages += [*self.history, {"role": "user", "content": text}]
-        params: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
+        params: dict[str, Any] = {"model": self.model, "messages": messages,
                                   "stream_options": {"include_usage": True}}
         if self.opts.temperature is not None:
             params["temperature"] = self.opts.temperature
@@ -104,7 +104,7 @@ class Session:
         pieces: list[str] = []
         stream: Stream[ChatCompletionChunk] | None = None
         try:
-            stream = cast("Stream[ChatCompletionChunk]", self.client.chat.completions.create(**self._params(text)))
+            stream = self.client.chat.completions.create(stream=True, **self._params(text))
             for chunk in stream:
                 for choice in chunk.choices:
                     piece = choice.delta.content if choice.delta else None

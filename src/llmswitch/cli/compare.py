@@ -13,12 +13,10 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionChunk
 
-    from .._stream import AsyncStream
     from ..client import AsyncOpenAI
     from ..config import Settings
 
@@ -153,8 +151,7 @@ async def _call(client: AsyncOpenAI, job: Job, params: dict[str, Any], secrets: 
     usage: Any = None
     finish: str | None = None
     try:
-        stream = cast("AsyncStream[ChatCompletionChunk]",
-                      await client.chat.completions.create(model=job.target, stream=True, **params))
+        stream = await client.chat.completions.create(model=job.target, stream=True, **params)
         async for chunk in stream:
             if chunk.usage is not None:
                 usage = chunk.usage
