@@ -189,3 +189,15 @@ def test_status_envelope_errors_inside_200() -> None:
             srv.mount("mm").fail("error_in_body:status=400:error=content_filter")
             with pytest.raises(llmswitch.ContentFilterError):
                 client.chat.completions.create(model="m/MiniMax-Text-01", messages=MESSAGES)
+
+
+@pytest.mark.parametrize("protocol", ["openai", "hunyuan", "dashscope"])
+def test_stream_request_answered_with_error_in_200(protocol: str) -> None:
+    """A vendor answering a stream request with a JSON error body (HTTP 200) raises that error, typed."""
+    creds = {"hunyuan": {"secret_id": "AKIDx", "secret_key": "s"}}.get(protocol, {"api_key": "k"})
+    with MockServer({"v": protocol}) as srv:
+        config = {"providers": {"p": {"type": protocol, "base_url": srv.base_url("v"), **creds}}}
+        srv.mount("v").fail("error_in_body:status=401:error=auth")
+        with llmswitch.OpenAI(config=config, max_retries=0) as client, pytest.raises(llmswitch.AuthenticationError):
+            client.chat.completions.create(model="p/m", messages=MESSAGES, stream=True)
+        assert len(srv.mount("v").requests) == 1  # an auth failure is not retried

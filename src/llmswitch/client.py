@@ -85,6 +85,21 @@ def _apply_extras(wire: WireRequest, extras: Mapping[str, Any]) -> WireRequest:
     return wire
 
 
+def _not_a_stream(response: httpx2.Response) -> bool:
+    """An error status, or a plain JSON body where events were asked for (vendors' in-body errors)."""
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return response.status_code >= 400 or ctype == "application/json"
+
+
+def _refusal(adapter: Adapter, response: httpx2.Response, model: str) -> Exception:
+    """The typed error a stream request was answered with instead of a stream."""
+    if response.status_code >= 400:
+        return adapter.parse_error(response, model)
+    adapter.parse_chat(response, model)  # raises the vendor's error inside the 200 body, if any
+    return errors.APIConnectionError(message="a stream was asked for but a plain JSON body came back",
+                                     request=response.request, provider=adapter.provider.name, model=model)
+
+
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """extra_body lands inside native sections too: {"parameters": {...}} adds to DashScope's."""
     out = dict(base)
@@ -439,14 +454,14 @@ class OpenAI(_Client):
             started = time.monotonic()
             response = self._send(step, self._wire(step, body, extras, "chat", True))
             adapter, model = step.target.adapter, step.target.model
-            if response.status_code >= 400:
+            if _not_a_stream(response):
                 try:
                     response.read()
                 except httpx2.TransportError as exc:
                     raise connection_error(exc, response.request, step.target.provider.name, model) from exc
                 finally:
                     response.close()
-                raise adapter.parse_error(response, model)
+                raise _refusal(adapter, response, model)
             return open_sync(StreamCore(response, adapter, model, step.deadline, started))
 
         opened = self._drive(plan, open_stream, stream=True)
@@ -663,14 +678,14 @@ class AsyncOpenAI(_Client):
             started = time.monotonic()
             response = await self._send(step, self._wire(step, body, extras, "chat", True))
             adapter, model = step.target.adapter, step.target.model
-            if response.status_code >= 400:
+            if _not_a_stream(response):
                 try:
                     await response.aread()
                 except httpx2.TransportError as exc:
                     raise connection_error(exc, response.request, step.target.provider.name, model) from exc
                 finally:
                     await response.aclose()
-                raise adapter.parse_error(response, model)
+                raise _refusal(adapter, response, model)
             return await open_async(StreamCore(response, adapter, model, step.deadline, started))
 
         opened = await self._drive(plan, open_stream, stream=True)

@@ -249,9 +249,10 @@ def _status_of(err: Any) -> int:
             if isinstance(value, int) and 400 <= value < 600:
                 return value
         etype = str(err.get("type") or "")
-        if "rate" in etype or "rate_limit" in str(err.get("code") or ""):
+        code = str(err.get("code") or "")
+        if "rate" in etype or "rate_limit" in code:
             return 429
-        if "auth" in etype:
+        if "auth" in etype or code in ("invalid_api_key", "invalid_authentication"):
             return 401
         if "invalid_request" in etype:
             return 400
