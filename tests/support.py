@@ -6,3 +6,5 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+VECTORS = ROOT / "tests" / "vectors"  # copies of shared/providers/vectors: signing test vectors
+SPECS = SHARED / "specs"  # the vendors' OpenAPI specs, beside the repository (skipped when absent)

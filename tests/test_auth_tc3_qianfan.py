@@ -16,10 +16,10 @@ import llmswitch
 from llmswitch._secret import Secret
 from llmswitch.adapters.qianfan import token_url_for
 from llmswitch.auth import QianfanTokenAuth, TC3Auth, qianfan_token_request, tc3_sign
-from support import SHARED
+from support import VECTORS
 
-HUNYUAN = json.loads((SHARED / "providers/vectors/hunyuan.json").read_text())
-QIANFAN = json.loads((SHARED / "providers/vectors/qianfan.json").read_text())
+HUNYUAN = json.loads((VECTORS / "hunyuan.json").read_text())
+QIANFAN = json.loads((VECTORS / "qianfan.json").read_text())
 HY = HUNYUAN["inputs"]
 QF = QIANFAN["inputs"]
 TOKEN_URL = "https://aip.baidubce.com/oauth/2.0/token"

@@ -13,7 +13,6 @@ import copy
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -35,8 +34,9 @@ from llmswitch.testing.protocols import mock_protocol
 from llmswitch.testing.protocols.anthropic import AnthropicProtocol, event
 from llmswitch.testing.protocols.base import MockRequest
 from llmswitch.testing.scenario import MockCall, Reply, reply_for
+from support import SPECS
 
-SPEC_PATH = Path("/work/shared/specs/anthropic-stainless-2024-11.json")
+SPEC_PATH = SPECS / "anthropic-stainless-2024-11.json"
 BASE = "https://api.anthropic.com/v1"
 KEY = "sk-ant-test-key"
 HAIKU = "claude-3-5-haiku-latest"

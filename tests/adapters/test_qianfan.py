@@ -18,9 +18,9 @@ from llmswitch.adapters.qianfan import QianfanAdapter
 from llmswitch.catalog import get_preset
 from llmswitch.streaming import SSEDecoder
 from llmswitch.testing import MockServer
-from support import SHARED
+from support import VECTORS
 
-VECTOR = json.loads((SHARED / "providers/vectors/qianfan.json").read_text())
+VECTOR = json.loads((VECTORS / "qianfan.json").read_text())
 AK, SK, TOKEN = VECTOR["inputs"]["api_key"], VECTOR["inputs"]["secret_key"], VECTOR["inputs"]["access_token"]
 BASE = "https://aip.baidubce.com/rpc/2.0/ai_custom/v1/wenxinworkshop"
 MODEL = "ERNIE-4.0-8K"

@@ -8,7 +8,6 @@ import hmac
 import json
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -26,9 +25,10 @@ from llmswitch.auth import SenseNovaJWTAuth, sensenova_jwt
 from llmswitch.catalog import get_preset
 from llmswitch.streaming import SSEDecoder
 from llmswitch.testing import MockServer
+from support import VECTORS
 
 BASE = "https://api.sensenova.cn/v1"
-VECTOR = json.loads((Path("/work/shared/providers/vectors/sensenova.json")).read_text())
+VECTOR = json.loads((VECTORS / "sensenova.json").read_text())
 AK, SK = VECTOR["inputs"]["access_key_id"], VECTOR["inputs"]["secret_access_key"]
 MODEL = "SenseNova-V6-Turbo"
 
