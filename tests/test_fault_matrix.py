@@ -234,11 +234,11 @@ FALLBACK_ROWS = [
     Row("400-content-filter", "400:error=content_filter", "content_filter"),
     Row("401", "401", "auth"),
     Row("403", "403", "permission"),
-    Row("malformed-json", "malformed_json", "server_error", stream_kind="connection"),
-    Row("truncated-body", "truncated_body", "server_error", stream_kind="connection"),
+    Row("malformed-json", "malformed_json", "server_error"),  # a JSON body where a stream was asked for: the same
+    Row("truncated-body", "truncated_body", "server_error"),  # a JSON body where a stream was asked for: the same
     Row("html-error-page", "html:status=502", "server_error"),
     Row("wrong-content-type", "wrong_content_type", "server_error", stream_kind="connection"),
-    Row("error-in-200-body", "error_in_body", "server_error", stream_kind="connection"),
+    Row("error-in-200-body", "error_in_body", "server_error"),  # a JSON body where a stream was asked for: the same
     Row("connection-dropped", "close", "connection"),
     # streams only: failures before the first token are retried/fallen back silently
     Row("stream-cut-before-first-chunk", "cut_stream:after=0", "-", stream_kind="connection", plain=False),
