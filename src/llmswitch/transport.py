@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import signal
 import socket
 import threading
@@ -218,6 +219,7 @@ class _Base:
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = providers
         self._lock = threading.Lock()
+        self._urls: dict[str, httpx2.URL] = {}  # parsing a URL costs ~50 µs; a provider uses a few
 
     def build(self, client: httpx2.Client | httpx2.AsyncClient, wire: WireRequest,
               deadline: Deadline) -> httpx2.Request:
@@ -225,7 +227,12 @@ class _Base:
         headers = wire.headers
         if content is not None and "content-type" not in {k.lower() for k in headers}:
             headers = {**headers, "Content-Type": "application/json"}
-        return client.build_request(wire.method, wire.url, params=wire.params, headers=headers, content=content,
+        url = self._urls.get(wire.url)
+        if url is None:
+            url = httpx2.URL(wire.url)
+            if len(self._urls) < 256:  # bounded: per-model URLs (Gemini, Azure deployments) stay few
+                self._urls[wire.url] = url
+        return client.build_request(wire.method, url, params=wire.params, headers=headers, content=content,
                                     timeout=deadline.httpx())
 
 
@@ -273,6 +280,7 @@ class AsyncTransport(_Base):
         self._client = http_client
         self._owns_client = http_client is None
         self._mock: httpx2.AsyncClient | None = None
+        self._direct: httpx2.AsyncBaseTransport | None = None  # our own client's transport
 
     def client_for(self, provider: Provider) -> httpx2.AsyncClient:
         with self._lock:
@@ -283,7 +291,10 @@ class AsyncTransport(_Base):
                     self._mock = httpx2.AsyncClient(transport=MockTransport(_mock_app(self._providers)))
                 return self._mock
             if self._client is None:
-                self._client = httpx2.AsyncClient(limits=DEFAULT_LIMITS, follow_redirects=True)
+                self._direct = _default_async_transport()
+                self._client = httpx2.AsyncClient(follow_redirects=True, transport=self._direct)
+                if any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
+                    self._direct = None  # proxied URLs go through httpx2's mounts: keep to client.send
             return self._client
 
     async def send(self, provider: Provider, wire: WireRequest, deadline: Deadline, auth: httpx2.Auth | None,
@@ -291,11 +302,30 @@ class AsyncTransport(_Base):
         client = self.client_for(provider)
         request = self.build(client, wire, deadline)
         try:
-            response = await client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
+            if auth is None and self._direct is not None and client is self._client:
+                response = await self._send_direct(client, request, wire.stream)
+            else:
+                response = await client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
         except httpx2.TransportError as exc:
             raise connection_error(exc, request, provider.name, model) from exc
         if wire.stream:
             _set_body_read_timeout(response, deadline)
+        return response
+
+    async def _send_direct(self, client: httpx2.AsyncClient, request: httpx2.Request,
+                           stream: bool) -> httpx2.Response:
+        """Our own client and no signer: skip httpx2's auth/redirect/cookie/hook layers (~70 µs a
+        call at 64 in flight). A redirect still goes the long way round."""
+        assert self._direct is not None
+        response = await self._direct.handle_async_request(request)
+        if response.is_redirect:
+            await response.aclose()
+            return await client.send(request, stream=stream)
+        if not stream:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
         return response
 
     async def aclose(self) -> None:
@@ -303,6 +333,16 @@ class AsyncTransport(_Base):
             await self._client.aclose()
         if self._mock is not None:
             await self._mock.aclose()
+
+
+def _default_async_transport() -> httpx2.AsyncBaseTransport:
+    """aiohttp's pool when the ``aiohttp`` extra is installed: at 64 calls in flight httpx2's own
+    pool spends most of the CPU scanning its connections (see benchmarks/README.md)."""
+    try:
+        from ._aiohttp import AiohttpTransport
+    except ImportError:
+        return httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
+    return AiohttpTransport(limits=DEFAULT_LIMITS)
 
 
 def _set_body_read_timeout(response: httpx2.Response, deadline: Deadline) -> None:
