@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -26,6 +27,7 @@ from ._secret import Secret
 __all__ = [
     "QianfanTokenAuth",
     "SenseNovaJWTAuth",
+    "Signer",
     "TC3Auth",
     "TC3Signature",
     "ZhipuJWTAuth",
@@ -70,7 +72,20 @@ def zhipu_jwt(api_key: str, *, now_ms: int, ttl_ms: int = 210_000) -> str:
     return jwt_hs256({"alg": "HS256", "sign_type": "SIGN", "typ": "JWT"}, payload, secret)
 
 
-class _CachedBearer(httpx2.Auth):
+class Signer(httpx2.Auth):
+    """Auth that needs no I/O: it only rewrites the request. The transport calls ``sign`` directly
+    (skipping httpx2's auth-flow machinery, ~100 µs a call); as an ``httpx2.Auth`` it works on any
+    client too."""
+
+    def sign(self, request: httpx2.Request) -> None:
+        raise NotImplementedError
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        self.sign(request)
+        yield request
+
+
+class _CachedBearer(Signer):
     """A bearer token minted locally and reused until shortly before it expires."""
 
     def __init__(self, lifetime: float, clock: Clock) -> None:
@@ -91,9 +106,8 @@ class _CachedBearer(httpx2.Auth):
                 self._expires = now + self._lifetime
             return self._token
 
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+    def sign(self, request: httpx2.Request) -> None:
         request.headers["Authorization"] = f"Bearer {self.token()}"
-        yield request
 
 
 class SenseNovaJWTAuth(_CachedBearer):
@@ -169,12 +183,12 @@ def tc3_sign(
     canonical_request = "\n".join(
         [method.upper(), path, query, canonical_headers, signed_headers, _sha256_hex(body)]
     )
-    date = datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d")
+    date = _utc_date(timestamp // 86400)
     scope = f"{date}/{service}/tc3_request"
     string_to_sign = "\n".join(
         [TC3_ALGORITHM, str(timestamp), scope, _sha256_hex(canonical_request.encode())]
     )
-    key = _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+    key = _tc3_key(secret_key, date, service)
     signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     authorization = (
         f"{TC3_ALGORITHM} Credential={secret_id}/{scope}, "
@@ -183,12 +197,23 @@ def tc3_sign(
     return TC3Signature(canonical_request, string_to_sign, signature, authorization, date)
 
 
+@functools.lru_cache(maxsize=4)
+def _utc_date(day: int) -> str:
+    return datetime.datetime.fromtimestamp(day * 86400, datetime.UTC).strftime("%Y-%m-%d")
+
+
+@functools.lru_cache(maxsize=16)
+def _tc3_key(secret_key: str, date: str, service: str) -> bytes:
+    """The derived signing key changes once a day: three HMACs saved on every other request."""
+    return _hmac(_hmac(_hmac(("TC3" + secret_key).encode(), date), service), "tc3_request")
+
+
 def _json_error_body(response: httpx2.Response) -> bool:
     """A reply that is not an event stream: small (an answer or an error envelope), safe to read."""
     return "event-stream" not in response.headers.get("content-type", "")
 
 
-class TC3Auth(httpx2.Auth):
+class TC3Auth(Signer):
     """Signs each request with TC3-HMAC-SHA256 over its exact body bytes.
 
     The action comes from the request's ``X-TC-Action`` header when the adapter set one (chat
@@ -235,28 +260,23 @@ class TC3Auth(httpx2.Auth):
             path=request.url.path or "/",
             query=request.url.query.decode("ascii"),
         )
-        request.headers["X-TC-Action"] = action
-        request.headers["X-TC-Version"] = request.headers.get("x-tc-version") or self.version
-        request.headers["X-TC-Timestamp"] = str(timestamp)
+        extra = {"X-TC-Action": action, "X-TC-Version": request.headers.get("x-tc-version") or self.version,
+                 "X-TC-Timestamp": str(timestamp), "Authorization": signature.authorization}
         if self.region:
-            request.headers["X-TC-Region"] = self.region
+            extra["X-TC-Region"] = self.region
         if self._token:
-            request.headers["X-TC-Token"] = self._token.get()
-        request.headers["Authorization"] = signature.authorization
+            extra["X-TC-Token"] = self._token.get()
+        request.headers.update(extra)
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         request.read()
         self.sign(request)
-        response = yield request
-        if _json_error_body(response):
-            response.read()
+        yield request
 
     async def async_auth_flow(self, request: httpx2.Request) -> AsyncFlow:
         await request.aread()
         self.sign(request)
-        response = yield request
-        if _json_error_body(response):
-            await response.aread()
+        yield request
 
 
 # -- Baidu Qianfan v1: OAuth client_credentials token exchange (PROTOCOLS.md §3) ------------------

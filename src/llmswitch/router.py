@@ -48,6 +48,7 @@ from typing import Any
 from . import errors
 from .adapters import adapter_class
 from .adapters.base import Adapter, Provider
+from .capabilities import capable
 from .catalog import ModelInfo
 from .config import Policy, RouteConfig, Settings, Timeouts
 from .policies import (
@@ -63,7 +64,7 @@ from .policies import (
 )
 from .transport import Deadline, abort
 
-__all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try", "needs"]
+__all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try"]
 
 log = logging.getLogger("llmswitch")
 log.addHandler(logging.NullHandler())  # a library: silent unless the application configures logging
@@ -310,7 +311,7 @@ class Router:
         route, targets = self.resolve(model)
         policy = self._policy(route, max_retries)
         spec: RouteConfig | None = self.settings.config.routes.get(route) if route else None
-        usable, skipped = _capable(targets, params, operation, stream)
+        usable, skipped = capable(targets, params, operation, stream)
         ordered = [t for t, _ in usable]
         if spec is not None and spec.strategy != "fallback" and len(usable) > 1:
             ordered = self._order(route or model, spec.strategy, usable, policy, stream)
@@ -712,56 +713,3 @@ def _unit_price(info: ModelInfo | None, cny_per_usd: float) -> float | None:
         return None
     price = info.input_price + (info.output_price or 0.0)
     return price / cny_per_usd if info.currency == "CNY" else price
-
-
-# -- capability filtering -------------------------------------------------------------------------
-
-def needs(params: Mapping[str, Any], operation: str, stream: bool = False) -> tuple[set[str], int]:
-    """Capabilities a request needs, and a rough token estimate (4 characters a token)."""
-    if operation == "embeddings":
-        return {"embeddings"}, 0
-    required: set[str] = {"stream"} if stream else set()
-    if params.get("tools") or params.get("functions"):
-        required.add("tools")
-    fmt = params.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema"):
-        required.add("json_mode")
-    chars = 0
-    for message in params.get("messages") or ():
-        content = message.get("content") if isinstance(message, Mapping) else None
-        if isinstance(content, str):
-            chars += len(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, Mapping):
-                    if part.get("type") in ("image_url", "input_image", "image"):
-                        required.add("vision")
-                    chars += len(str(part.get("text", "")))
-    output = params.get("max_completion_tokens") or params.get("max_tokens") or 0
-    return required, chars // 4 + int(output)
-
-
-def _capable(targets: list[tuple[Target, float]], params: Mapping[str, Any], operation: str,
-             stream: bool = False) -> tuple[list[tuple[Target, float]], list[errors.Attempt]]:
-    """Targets that can take the request, and a skip record for each one that cannot."""
-    if len(targets) < 2:
-        return targets, []
-    required, tokens = needs(params, operation, stream)
-    usable: list[tuple[Target, float]] = []
-    skipped: list[errors.Attempt] = []
-    for target, weight in targets:
-        info = target.info
-        if info is None:  # unknown model: nothing to go by, so it may try
-            usable.append((target, weight))
-            continue
-        lacking = sorted(required - info.capabilities)
-        too_long = info.context_window is not None and tokens > info.context_window
-        if lacking or too_long:
-            why = f"lacks {', '.join(lacking)}" if lacking else f"context window {info.context_window} < ~{tokens}"
-            skipped.append(errors.Attempt(target.key, None, 0.0, f"skipped: {why}"))
-        else:
-            usable.append((target, weight))
-    if not usable:
-        lines = "; ".join(f"{a.target} ({a.kind})" for a in skipped)
-        raise errors.ConfigError(f"no target can take this request: {lines}")
-    return usable, skipped

@@ -29,6 +29,7 @@ import httpx2
 
 from . import errors
 from .adapters.base import Provider, WireRequest, json_body
+from .auth import Signer
 
 if TYPE_CHECKING:
     from .testing.app import MockApp
@@ -259,6 +260,9 @@ class SyncTransport(_Base):
              model: str) -> httpx2.Response:
         client = self.client_for(provider)
         request = self.build(client, wire, deadline)
+        if isinstance(auth, Signer):  # no I/O needed: sign here, skip httpx2's auth flow
+            auth.sign(request)
+            auth = None
         try:
             response = client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
         except httpx2.TransportError as exc:
@@ -301,6 +305,9 @@ class AsyncTransport(_Base):
                    model: str) -> httpx2.Response:
         client = self.client_for(provider)
         request = self.build(client, wire, deadline)
+        if isinstance(auth, Signer):  # no I/O needed: sign here, skip httpx2's auth flow
+            auth.sign(request)
+            auth = None
         try:
             if auth is None and self._direct is not None and client is self._client:
                 response = await self._send_direct(client, request, wire.stream)
