@@ -327,6 +327,8 @@ class QianfanTokenAuth(httpx2.Auth):
         self.exchanges = 0  # how many token requests were made (observability, tests)
 
     # -- cache --------------------------------------------------------------------------------
+        self._urls: dict[tuple[str, str], httpx2.URL] = {}
+
     def cached(self) -> str | None:
         """The token if it is still good for a while, else None."""
         with self._state:
@@ -373,9 +375,15 @@ class QianfanTokenAuth(httpx2.Auth):
     def _exchange_request(self) -> httpx2.Request:
         return qianfan_token_request(self.token_url, self._ak.get(), self._sk.get())
 
-    @staticmethod
-    def _with_token(request: httpx2.Request, token: str) -> httpx2.Request:
-        request.url = request.url.copy_set_param("access_token", token)
+    def _with_token(self, request: httpx2.Request, token: str) -> httpx2.Request:
+        """The URL with the token, cached: re-parsing a URL costs more than the rest of the flow."""
+        key = (str(request.url), token)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) > 64:
+                self._urls.clear()
+            url = self._urls[key] = request.url.copy_set_param("access_token", token)
+        request.url = url
         return request
 
     @staticmethod
