@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic_core import from_json
+
 from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
@@ -247,19 +249,26 @@ class DashScopeStream(StreamTranslator):
         data = event.data.strip()
         if not data:
             return []
-        obj = self.decode(data)
-        if event.event == "error" and isinstance(obj, dict):
+        try:  # the base class's decode, minus a method call per chunk; it reports the failure
+            obj = from_json(data)
+        except ValueError:
+            obj = self.decode(data)
+        if not isinstance(obj, dict):
+            return []  # no error envelope, no output: nothing to say
+        if event.event == "error":
             code, text = _error_fields(obj)
             text = text or f"error code {code}"
             kind, status = classify(code, text, None)
             raise self.adapter.error(kind, text, self.response, self.model, body=obj, code=code,
                                      status_code=status)
-        self.adapter.raise_for_body(self.response, obj, self.model)
-        output = obj.get("output") if isinstance(obj, dict) else None
+        if "code" in obj or "error" in obj:  # only these keys make an error envelope
+            self.adapter.raise_for_body(self.response, obj, self.model)
+        output = obj.get("output")
         if not isinstance(output, dict):
             return []
-        if obj.get("request_id"):
-            self.id = str(obj["request_id"])
+        request_id = obj.get("request_id")
+        if request_id:
+            self.id = str(request_id)
         choices = output.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices else output
         message: dict[str, Any] = choice["message"] if isinstance(choice.get("message"), dict) else choice
@@ -267,25 +276,33 @@ class DashScopeStream(StreamTranslator):
         if not self.started:
             self.started = True
             delta["role"] = "assistant"
-        text = self._advance("content", _text(message.get("content", message.get("text"))) or "")
-        if text:
-            delta["content"] = text
+        content = message.get("content") if "content" in message else message.get("text")
+        if content:
+            text = self._advance("content", content if isinstance(content, str) else _text(content) or "")
+            if text:
+                delta["content"] = text
         reasoning = message.get("reasoning_content")
-        thought = self._advance("reasoning", reasoning if isinstance(reasoning, str) else "")
-        if thought:
-            delta["reasoning_content"] = thought
-        calls = self._tool_calls(message.get("tool_calls"))
-        if calls:
-            delta["tool_calls"] = calls
+        if reasoning and isinstance(reasoning, str):
+            thought = self._advance("reasoning", reasoning)
+            if thought:
+                delta["reasoning_content"] = thought
+        raw_calls = message.get("tool_calls")
+        if raw_calls:
+            calls = self._tool_calls(raw_calls)
+            if calls:
+                delta["tool_calls"] = calls
         out = [self._chunk(delta)] if delta else []
-        finish = _finish(choice.get("finish_reason"), bool(self.call_ids))
-        if finish:
-            last = self._chunk({}, finish)
-            usage = _usage(obj.get("usage"))
-            if usage is not None:
-                last["usage"] = usage
-            out.append(last)
-            self.complete = True
+        reason = choice.get("finish_reason")
+        if reason and reason != "null":  # "null" (a string) means not finished yet
+            finish = _finish(reason, bool(self.call_ids))
+            if finish:
+                last = self._chunk({}, finish)
+                if "usage" in obj:
+                    usage = _usage(obj["usage"])
+                    if usage is not None:
+                        last["usage"] = usage
+                out.append(last)
+                self.complete = True
         return out
 
     def _advance(self, key: Any, value: str) -> str:

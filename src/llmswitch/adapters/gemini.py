@@ -274,26 +274,39 @@ class GeminiStream(StreamTranslator):
         self.calls: dict[int, int] = {}  # candidate → tool calls seen so far (the next delta index)
         self.usage: dict[str, Any] | None = None
         self.usage_sent: dict[str, Any] | None = None
+        self._meta: Any = None  # the usageMetadata that self.usage was parsed from
 
     def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
-        if not event.data.strip():
+        data = event.data
+        if not data or data.isspace():
             return []
-        obj = _unwrap(self.decode(event.data))
-        if not isinstance(obj, dict):
-            return []
+        obj = self.decode(data)
+        if type(obj) is not dict:
+            obj = _unwrap(obj)
+            if not isinstance(obj, dict):
+                return []
         if "error" in obj:
             raise self.adapter.envelope_error(self.response, obj, self.model)
-        if len(self.started) == 0 and obj.get("responseId"):
+        if not self.started and "responseId" in obj and obj["responseId"]:
             self.id = str(obj["responseId"])
-        usage = _usage(obj.get("usageMetadata"))
-        if usage is not None:
-            self.usage = usage  # cumulative per chunk: keep the latest, never sum
-        candidates = obj.get("candidates") or []
-        if not candidates and (obj.get("promptFeedback") or {}).get("blockReason"):
-            raise self.adapter.blocked(self.response, obj, self.model)
-        out: list[dict[str, Any]] = []
-        for position, candidate in enumerate(candidates):
-            out += self._candidate(candidate.get("index", position), candidate)
+        meta = obj.get("usageMetadata")
+        if meta and meta != self._meta:  # cumulative per chunk, often repeated: parse only a change
+            usage = _usage(meta)
+            if usage is not None:
+                self.usage = usage  # keep the latest, never sum
+                self._meta = meta
+        candidates = obj.get("candidates")
+        if not candidates:
+            if "promptFeedback" in obj and (obj["promptFeedback"] or {}).get("blockReason"):
+                raise self.adapter.blocked(self.response, obj, self.model)
+            out: list[dict[str, Any]] = []
+        elif len(candidates) == 1:
+            candidate = candidates[0]
+            out = self._candidate(candidate.get("index", 0), candidate)
+        else:
+            out = []
+            for position, candidate in enumerate(candidates):
+                out += self._candidate(candidate.get("index", position), candidate)
         if self.complete and self.usage is not None and self.usage != self.usage_sent:
             if out and out[-1]["choices"] and out[-1]["choices"][0]["finish_reason"]:
                 out[-1]["usage"] = self.usage
@@ -304,19 +317,32 @@ class GeminiStream(StreamTranslator):
         return out
 
     def _candidate(self, index: int, candidate: dict[str, Any]) -> list[dict[str, Any]]:
-        text, reasoning, calls = _read_parts(candidate, self.adapter.signatures_in_ids,
-                                             start=self.calls.get(index, 0))
-        self.calls[index] = self.calls.get(index, 0) + len(calls)
-        delta: dict[str, Any] = {}
-        if reasoning:
-            delta["reasoning_content"] = reasoning
-        if text:
-            delta["content"] = text
-        if calls:
-            delta["tool_calls"] = calls  # whole calls, never split: args arrive complete (§15)
-        out = []
-        if delta:
-            out.append(self._chunk(self._role(index, delta), index))
+        content = candidate.get("content")
+        parts = content.get("parts") if content else None
+        out: list[dict[str, Any]] = []
+        if parts and len(parts) == 1 and "functionCall" not in (part := parts[0]) and "thought" not in part:
+            # the common case: one plain text part
+            text = part.get("text")
+            if text and type(text) is str:
+                if index in self.started:
+                    delta: dict[str, Any] = {"content": text}
+                else:
+                    self.started.add(index)
+                    delta = {"role": "assistant", "content": text}
+                out.append(self._chunk(delta, index))
+        elif parts:
+            start = self.calls.get(index, 0)
+            text, reasoning, calls = _read_parts(candidate, self.adapter.signatures_in_ids, start=start)
+            self.calls[index] = start + len(calls)
+            delta = {}
+            if reasoning:
+                delta["reasoning_content"] = reasoning
+            if text:
+                delta["content"] = text
+            if calls:
+                delta["tool_calls"] = calls  # whole calls, never split: args arrive complete (§15)
+            if delta:
+                out.append(self._chunk(self._role(index, delta), index))
         reason = candidate.get("finishReason")
         if reason:
             self.complete = True

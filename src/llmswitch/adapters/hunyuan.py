@@ -10,6 +10,7 @@ Hunyuan has no max-tokens field and truncates over-long input from the front ins
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -283,7 +284,7 @@ class HunyuanStream(StreamTranslator):
         self._created: int | None = None
         self._started = False
         self._seen = False
-        self._usage: dict[str, int] | None = None
+        self._native_usage: Mapping[str, Any] | None = None  # the latest Usage, parsed at the end
         self._calls: dict[int, str] = {}  # index → tool call id already announced
         self._by_id: dict[str, int] = {}  # id → index, when the vendor sends no Index
 
@@ -298,27 +299,37 @@ class HunyuanStream(StreamTranslator):
         if not isinstance(obj, dict) or self.complete:
             return []
         self._seen = True
-        if isinstance(obj.get("Response"), Mapping):  # an error envelope sent as an event
+        if "Response" in obj and isinstance(obj["Response"], Mapping):  # an error envelope sent as an event
             obj = self.adapter._unwrap(self.response, obj, self.model)
-        if isinstance(obj.get("ErrorMsg"), Mapping) and obj["ErrorMsg"].get("Code"):
-            raise self.adapter.stream_error(obj["ErrorMsg"], self.response, self.model, obj)
-        self._id = str(obj.get("Id") or self._id)
-        if isinstance(obj.get("Created"), int):
-            self._created = obj["Created"]
-        usage = usage_of(obj.get("Usage"))
-        if usage is not None:
-            self._usage = usage  # cumulative per packet (UNCONFIRMED): the last one wins
+        if "ErrorMsg" in obj:
+            err = obj["ErrorMsg"]
+            if isinstance(err, Mapping) and err.get("Code"):
+                raise self.adapter.stream_error(err, self.response, self.model, obj)
+        id_ = obj.get("Id")
+        if id_:
+            self._id = id_ if type(id_) is str else str(id_)
+        created = obj.get("Created")
+        if isinstance(created, int):
+            self._created = created
+        native_usage = obj.get("Usage")
+        if native_usage is not None and (type(native_usage) is dict or isinstance(native_usage, Mapping)):
+            self._native_usage = native_usage  # cumulative per packet (UNCONFIRMED): the last one wins
+        choices = obj.get("Choices")
+        if not choices:
+            return []
+        choice = choices[0]
         out: list[dict[str, Any]] = []
-        for choice in (obj.get("Choices") or [])[:1]:
-            delta = self._delta(choice.get("Delta") or {})
-            if delta:
-                out.append(self._chunk(delta))
-            reason = choice.get("FinishReason")
-            if reason:  # the tail packet: finish reason and the final usage on one chunk
-                out.append(chunk(id=self._id, model=self.model, delta={},
-                                 finish_reason=finish_reason(reason, bool(self._calls)), usage=self._usage,
-                                 created=self._created))
-                self.complete = True
+        delta = self._delta(choice.get("Delta") or {})
+        if delta:
+            out.append(self._chunk(delta))
+        reason = choice.get("FinishReason")
+        if reason:  # the tail packet: finish reason and the final usage on one chunk
+            native_usage = self._native_usage
+            usage = usage_of(native_usage) if native_usage is not None else None  # parsed once, here
+            out.append(chunk(id=self._id, model=self.model, delta={},
+                             finish_reason=finish_reason(reason, bool(self._calls)), usage=usage,
+                             created=self._created))
+            self.complete = True
         return out
 
     def close(self) -> list[dict[str, Any]]:
@@ -330,21 +341,26 @@ class HunyuanStream(StreamTranslator):
         return []
 
     def _chunk(self, delta: dict[str, Any]) -> dict[str, Any]:
-        return chunk(id=self._id, model=self.model, delta=delta, created=self._created)
+        created = self._created
+        return {"id": self._id, "object": "chat.completion.chunk",
+                "created": int(time.time()) if created is None else created, "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}]}
 
     def _delta(self, native: Mapping[str, Any]) -> dict[str, Any]:
-        delta: dict[str, Any] = {}
-        if not self._started:
-            delta["role"] = "assistant"
+        if self._started:
+            delta: dict[str, Any] = {}
+        else:
+            delta = {"role": "assistant"}
             self._started = True
-        if native.get("ReasoningContent"):
-            delta["reasoning_content"] = native["ReasoningContent"]
+        reasoning = native.get("ReasoningContent")
+        if reasoning:
+            delta["reasoning_content"] = reasoning
         content = native.get("Content")
         if content or (len(delta) == 1 and "role" in delta):
             delta["content"] = content or ""
-        calls = [self._call(c) for c in native.get("ToolCalls") or []]
-        if calls:
-            delta["tool_calls"] = calls
+        natives = native.get("ToolCalls")
+        if natives:
+            delta["tool_calls"] = [self._call(c) for c in natives]
         return delta
 
     def _call(self, native: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic_core import from_json
+
 from .. import errors
 from ..catalog.minimax import STATUS_CODES
 from ..streaming import SSEEvent
@@ -185,28 +187,41 @@ class MiniMaxStream(StreamTranslator):
             return self.close()
         if not data:
             return []
-        obj = self.decode(data)
-        self.adapter.check(self.response, obj, self.model)
-        self._id = str(obj.get("id") or self._id)
+        try:  # the base class's decode, minus a method call per chunk; it reports the failure
+            obj = from_json(data)
+        except ValueError:
+            obj = self.decode(data)
+        # only a non-dict or one of these keys can make ``check`` raise: test membership first
+        if not isinstance(obj, dict) or "base_resp" in obj or "error" in obj or "input_sensitive" in obj:
+            self.adapter.check(self.response, obj, self.model)
+        obj_id = obj.get("id")
+        if obj_id:
+            self._id = str(obj_id)
         self._created = obj.get("created") or self._created
-        if isinstance(obj.get("usage"), dict):
-            self._usage = _usage(obj["usage"])  # cumulative: the last one counts
+        if "usage" in obj:
+            raw_usage = obj["usage"]
+            if isinstance(raw_usage, dict):
+                self._usage = _usage(raw_usage)  # cumulative: the last one counts
         flagged = obj.get("output_sensitive") is True
         out: list[dict[str, Any]] = []
         aggregate = False
-        for choice in obj.get("choices") or ():
+        choices = obj.get("choices")
+        for choice in choices or ():
             if not isinstance(choice, dict):
                 continue
-            if isinstance(choice.get("message"), dict):
+            message = choice.get("message")
+            if isinstance(message, dict):
                 aggregate = True
-                out += self._from_aggregate(choice["message"])
-            elif isinstance(choice.get("delta"), dict):
-                out += self._from_delta(choice["delta"])
+                out += self._from_aggregate(message)
+            else:
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    out += self._from_delta(delta)
             reason = "content_filter" if flagged else choice.get("finish_reason")
             if reason and self._finish is None:
                 self._finish = reason
                 self.complete = True
-        if aggregate or (not obj.get("choices") and self._usage is not None):
+        if aggregate or (not choices and self._usage is not None):
             out += self.close()
         return out
 
@@ -220,14 +235,21 @@ class MiniMaxStream(StreamTranslator):
         return [last]
 
     def _from_delta(self, delta: dict[str, Any]) -> list[dict[str, Any]]:
-        clean = {k: delta[k] for k in _DELTA_KEYS if delta.get(k) not in (None, "", [])}
-        if not clean or (clean.keys() == {"role"} and self._streamed):
+        clean: dict[str, Any] = {}
+        for key in _DELTA_KEYS:
+            if key in delta:
+                value = delta[key]
+                if value is not None and value != "" and value != []:
+                    clean[key] = value
+        if not clean or (self._streamed and len(clean) == 1 and "role" in clean):
             return []
-        if clean.get("content") or clean.get("tool_calls"):
+        calls = clean.get("tool_calls")
+        if clean.get("content") or calls:
             self._streamed = True
-        for position, call in enumerate(clean.get("tool_calls") or ()):
-            if isinstance(call, dict):
-                call.setdefault("index", position)
+        if calls:
+            for position, call in enumerate(calls):
+                if isinstance(call, dict):
+                    call.setdefault("index", position)
         return [self._chunk(clean)]
 
     def _from_aggregate(self, message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic_core import from_json
+
 from .. import errors
 from ..auth import SenseNovaJWTAuth
 from ..catalog import Range
@@ -235,38 +237,49 @@ class SenseNovaStream(StreamTranslator):
             return self._finish()
         if not data:
             return []
-        obj = self.decode(data)
-        self.adapter.raise_for_body(self.response, obj, self.model)
-        payload = obj.get("data") if isinstance(obj, dict) and isinstance(obj.get("data"), dict) else obj
-        if not isinstance(payload, dict):
-            return []
-        if payload.get("id"):
-            self.id = str(payload["id"])
+        try:  # the base class's decode, minus a method call per chunk; it reports the failure
+            obj = from_json(data)
+        except ValueError:
+            obj = self.decode(data)
+        if not isinstance(obj, dict):
+            return []  # no error envelope, no payload
+        inner = obj.get("data")
+        # an error envelope needs one of these keys; cheap membership tests spare the full parse
+        if "error" in obj or "status" in obj or (isinstance(inner, dict) and "error" in inner):
+            self.adapter.raise_for_body(self.response, obj, self.model)
+        payload: dict[str, Any] = inner if isinstance(inner, dict) else obj
+        payload_id = payload.get("id")
+        if payload_id:
+            self.id = str(payload_id)
         out: list[dict[str, Any]] = []
-        if payload.get("usage"):
-            self.usage = _usage(payload["usage"])
+        raw_usage = payload.get("usage")
+        if raw_usage:
+            self.usage = _usage(raw_usage)
             if self.pending:
                 return self._finish()
+        started = self.started
         for choice in payload.get("choices") or []:
             index = int(choice.get("index") or 0)
             delta: dict[str, Any] = {}
-            if index not in self.started:
-                self.started.add(index)
+            if index not in started:
+                started.add(index)
                 delta["role"] = "assistant"
-            text = _text(choice.get("delta"))
+            native = choice.get("delta")
+            text = native if isinstance(native, str) else _text(native)
             if text:
                 delta["content"] = text
-            if isinstance(choice.get("reasoning_content"), str) and choice["reasoning_content"]:
-                delta["reasoning_content"] = choice["reasoning_content"]
-            calls = self._tool_calls(choice, index)
+            reasoning = choice.get("reasoning_content")
+            if reasoning and isinstance(reasoning, str):
+                delta["reasoning_content"] = reasoning
+            calls = self._tool_calls(choice, index) if _has_raw_calls(choice) else []
             if calls:
                 delta["tool_calls"] = calls
-            if len(delta) > 1 or (delta and not choice.get("finish_reason")):
-                out.append(self._chunk(index, delta))
             reason = choice.get("finish_reason")
+            if len(delta) > 1 or (delta and not reason):
+                out.append(self._chunk(index, delta))
             if reason:
                 self.pending.append((index, _finish(reason, bool(calls) or self._has_calls(index)) or "stop"))
-        if self.pending and payload.get("usage"):
+        if self.pending and raw_usage:
             out += self._finish()
         return out
 
@@ -340,6 +353,14 @@ def _text(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("content")
     return value if isinstance(value, str) else None
+
+
+def _has_raw_calls(choice: Mapping[str, Any]) -> bool:
+    """Whether ``_tool_calls`` would find anything to iterate (on the choice or its message/delta)."""
+    if choice.get("tool_calls"):
+        return True
+    message = choice.get("message") or choice.get("delta")
+    return isinstance(message, dict) and bool(message.get("tool_calls"))
 
 
 def _tool_calls(choice: Mapping[str, Any], *, ids: bool = True) -> list[dict[str, Any]]:
