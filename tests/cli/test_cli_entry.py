@@ -134,3 +134,14 @@ def _drain(fd: int, buffer: bytearray) -> None:
             buffer += chunk
     except OSError:  # the child closed the terminal
         pass
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    """The README's main command uses ``python3 -m llmswitch``: it must reach the same CLI."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "llmswitch", "--help"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "compare" in result.stdout and "chat" in result.stdout
