@@ -85,6 +85,21 @@ def _apply_extras(wire: WireRequest, extras: Mapping[str, Any]) -> WireRequest:
     return wire
 
 
+def _settle(plan: CallPlan, step: Try, started: float, error: BaseException | None, stream: bool,
+            abandon_others: Callable[[], None]) -> bool:
+    """Record a finished hedged attempt: True when it won (the others are abandoned first)."""
+    elapsed = plan.router.clock() - started
+    if error is None:
+        abandon_others()
+        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+        return True
+    if not isinstance(error, _ATTEMPT_ERRORS):
+        plan.released(step, elapsed, "aborted")
+        raise error
+    plan.failed(step, error, elapsed)
+    return False
+
+
 def _not_a_stream(response: httpx2.Response) -> bool:
     """An error status, or a plain JSON body where events were asked for (vendors' in-body errors)."""
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -411,16 +426,9 @@ class OpenAI(_Client):
                     continue
                 for future in done:
                     step, started = running.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        elapsed = clock() - started
-                        self._abandon(plan, running)
-                        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+                    if _settle(plan, step, started, future.exception(), stream,
+                               lambda: self._abandon(plan, running)):
                         return future.result()
-                    if not isinstance(error, _ATTEMPT_ERRORS):
-                        plan.released(step, clock() - started, "aborted")
-                        raise error
-                    plan.failed(step, error, clock() - started)
         finally:
             self._abandon(plan, running)
 
@@ -636,16 +644,9 @@ class AsyncOpenAI(_Client):
                     continue
                 for task in done:
                     step, started = running.pop(task)
-                    error = task.exception()
-                    if error is None:
-                        elapsed = clock() - started
-                        self._abandon(plan, running)
-                        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+                    if _settle(plan, step, started, task.exception(), stream,
+                               lambda: self._abandon(plan, running)):
                         return task.result()
-                    if not isinstance(error, _ATTEMPT_ERRORS):
-                        plan.released(step, clock() - started, "aborted")
-                        raise error
-                    plan.failed(step, error, clock() - started)
         finally:
             self._abandon(plan, running)
 
