@@ -34,6 +34,7 @@ __all__ = [
     "chunk",
     "completion",
     "json_body",
+    "merged",
 ]
 
 
@@ -285,6 +286,13 @@ def completion(
     }
     if usage is not None:
         out["usage"] = dict(usage)
+    return out
+
+
+def merged(completions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``chat.completion`` holding the choices of several single-choice ones (``n > 1``)."""
+    out = completions[0]
+    out["choices"] = [choice for one in completions for choice in one["choices"]]
     return out
 
 

@@ -21,7 +21,7 @@ from pydantic_core import from_json
 from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
-from .base import Adapter, StreamTranslator, WireRequest, completion
+from .base import Adapter, StreamTranslator, WireRequest, completion, merged
 
 if TYPE_CHECKING:
     import httpx2
@@ -170,7 +170,7 @@ class DashScopeAdapter(Adapter):
             finish = _finish(output.get("finish_reason"), False) or "stop"
             return completion(id=rid, model=model, content=_text(output.get("text")), finish_reason=finish,
                               usage=usage)
-        out: dict[str, Any] | None = None
+        parts: list[dict[str, Any]] = []
         for position, choice in enumerate(choices):
             message = choice.get("message") or {}
             calls = _tool_calls(message.get("tool_calls"))
@@ -181,12 +181,8 @@ class DashScopeAdapter(Adapter):
                              tool_calls=calls,
                              reasoning_content=reasoning if isinstance(reasoning, str) else None)
             one["choices"][0]["index"] = int(choice.get("index") or position)
-            if out is None:
-                out = one
-            else:
-                out["choices"].append(one["choices"][0])
-        assert out is not None
-        return out
+            parts.append(one)
+        return merged(parts)
 
     def parse_embeddings(self, response: httpx2.Response, model: str) -> dict[str, Any]:
         body = self.read_json(response, model)

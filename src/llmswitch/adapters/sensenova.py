@@ -20,7 +20,7 @@ from .. import errors
 from ..auth import SenseNovaJWTAuth
 from ..catalog import Range
 from ..streaming import SSEEvent
-from .base import Adapter, Provider, StreamTranslator, WireRequest, completion
+from .base import Adapter, Provider, StreamTranslator, WireRequest, completion, merged
 
 if TYPE_CHECKING:
     import httpx2
@@ -154,7 +154,7 @@ class SenseNovaAdapter(Adapter):
             raise self.error("server_error", f"unexpected response body: {str(body)[:200]}", response, model,
                              body=body, status_code=502)
         choices = sorted(data["choices"], key=lambda c: int(c.get("index") or 0))
-        out: dict[str, Any] | None = None
+        parts: list[dict[str, Any]] = []
         for position, choice in enumerate(choices or [{}]):
             content, reasoning = _text(choice.get("message")), choice.get("reasoning_content")
             calls = _tool_calls(choice)
@@ -165,12 +165,8 @@ class SenseNovaAdapter(Adapter):
                              usage=_usage(data.get("usage")), tool_calls=calls,
                              reasoning_content=reasoning if isinstance(reasoning, str) else None)
             one["choices"][0]["index"] = position
-            if out is None:
-                out = one
-            else:
-                out["choices"].append(one["choices"][0])
-        assert out is not None
-        return out
+            parts.append(one)
+        return merged(parts)
 
     def parse_embeddings(self, response: httpx2.Response, model: str) -> dict[str, Any]:
         body = self.read_json(response, model)
