@@ -28,3 +28,16 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled")
+
+
+class LiveSecret(Secret):
+    """A credential that changes between requests (openai's callable ``api_key``): the client
+    stores each fresh value with :meth:`set` before the request is built."""
+
+    __slots__ = ()
+
+    def set(self, value: str) -> None:
+        self._value = value
+
+    def __bool__(self) -> bool:
+        return True

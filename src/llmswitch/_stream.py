@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx2
+import openai
 
 from . import errors
 from .adapters.base import Adapter, StreamTranslator
@@ -234,8 +235,11 @@ class _Base(Generic[T]):
         return None
 
 
-class Stream(_Base[T]):
-    """Iterate to get ``ChatCompletionChunk``s; ``close()`` releases the connection."""
+class Stream(_Base[T], openai.Stream[T]):
+    """Iterate to get ``ChatCompletionChunk``s; ``close()`` releases the connection.
+
+    An ``openai.Stream`` (libraries check that), fed by the router instead of openai's decoder.
+    """
 
     def __iter__(self) -> Iterator[T]:
         try:
@@ -293,8 +297,11 @@ class Stream(_Base[T]):
         self.close()
 
 
-class AsyncStream(_Base[T]):
-    """``async for`` to get ``ChatCompletionChunk``s; ``await close()`` releases the connection."""
+class AsyncStream(_Base[T], openai.AsyncStream[T]):
+    """``async for`` to get ``ChatCompletionChunk``s; ``await close()`` releases the connection.
+
+    An ``openai.AsyncStream``, fed by the router instead of openai's decoder.
+    """
 
     async def __aiter__(self) -> AsyncIterator[T]:
         try:

@@ -226,6 +226,7 @@ class Config(_Frozen):
     routes: dict[str, RouteConfig] = {}
     defaults: Policy = Policy()
     default_route: str | None = None
+    passthrough: str | None = None  # the OpenAI-protocol provider that serves endpoints we do not route
     cny_per_usd: float = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
 
 
@@ -562,6 +563,8 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
             problems.extend(unresolved[pname])
     if config.default_route is not None and config.default_route not in config.routes:
         problems.append(f"{_where(name, lines, ('default_route',))}: no route named {config.default_route!r}")
+    if config.passthrough is not None and config.passthrough not in config.providers:
+        problems.append(f"{_where(name, lines, ('passthrough',))}: no provider named {config.passthrough!r}")
     if problems:
         raise ConfigError(_summary(name, problems), problems=problems)
     return Settings(_masked(config), providers, name, unresolved)

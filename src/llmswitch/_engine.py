@@ -1,0 +1,313 @@
+"""The two drivers of a :class:`~llmswitch._call.Call`: they send, sleep and wait, nothing else.
+
+Every decision (which target, how long to sleep, when to give up) comes from the call's
+:class:`~llmswitch.router.CallPlan`; every translation from the :class:`~._call.Call`. The sync
+and async engines are the same lines with and without ``await``; hedged calls race attempts on
+a small thread pool (sync) or as tasks (async).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from concurrent import futures
+from typing import Any, TypeVar
+
+import httpx2
+
+from . import errors
+from ._call import Call, not_a_stream, refusal
+from ._stream import Opened, StreamCore, open_async, open_sync
+from .router import CallPlan, Fail, Router, Sleep, Try
+from .transport import AsyncTransport, SyncTransport, connection_error
+
+__all__ = ["AsyncEngine", "Engine"]
+
+R = TypeVar("R")
+ATTEMPT_ERRORS = (errors.APIStatusError, errors.APIConnectionError)
+HEDGE_THREADS = 8  # sync hedging runs the racing attempts on a small per-engine pool
+
+
+def _hedged(plan: CallPlan) -> bool:
+    return plan.hedge_after is not None and len(plan.targets) > 1
+
+
+def _settle(plan: CallPlan, step: Try, started: float, error: BaseException | None, stream: bool,
+            abandon_others: Callable[[], None]) -> bool:
+    """Record a finished hedged attempt: True when it won (the others are abandoned first)."""
+    elapsed = plan.router.clock() - started
+    if error is None:
+        abandon_others()
+        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+        return True
+    if not isinstance(error, ATTEMPT_ERRORS):
+        plan.released(step, elapsed, "aborted")
+        raise error
+    plan.failed(step, error, elapsed)
+    return False
+
+
+def _discard_sync(future: futures.Future[Any]) -> None:
+    """A hedge that lost but finished anyway: close what it opened."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    result = future.result()
+    if isinstance(result, Opened):
+        result.core.release()
+        result.core.response.close()
+
+
+class Engine:
+    """Runs calls synchronously over a :class:`~llmswitch.transport.SyncTransport`."""
+
+    def __init__(self, router: Router, transport: SyncTransport, sleep: Callable[[float], None]) -> None:
+        self.router = router
+        self.transport = transport
+        self.sleep = sleep
+        self._pool: futures.ThreadPoolExecutor | None = None
+
+    def complete(self, call: Call) -> dict[str, Any]:
+        """A whole answer (chat or embeddings) as OpenAI wire JSON."""
+        def attempt(step: Try) -> dict[str, Any]:
+            return call.parse(step, self._send(step, call))
+
+        return call.finish(self._drive(call.plan, attempt))
+
+    def open(self, call: Call) -> Opened:
+        """A stream read up to its commit point (failures before it were retried or fell back)."""
+        def attempt(step: Try) -> Opened:
+            started = time.monotonic()
+            response = self._send(step, call)
+            adapter, model = step.target.adapter, step.target.model
+            if not_a_stream(response):
+                try:
+                    response.read()
+                except httpx2.TransportError as exc:
+                    raise connection_error(exc, response.request, step.target.provider.name, model) from exc
+                finally:
+                    response.close()
+                raise refusal(adapter, response, model)
+            return open_sync(StreamCore(response, adapter, model, step.deadline, started))
+
+        return self._drive(call.plan, attempt, stream=True)
+
+    def _send(self, step: Try, call: Call) -> httpx2.Response:
+        target = step.target
+        response = self.transport.send(target.provider, call.wire(step), step.deadline, target.adapter.auth(),
+                                       target.model)
+        step.slot.attach(response)
+        return response
+
+    # -- the one retry loop, sync ----------------------------------------------------------------
+    def _drive(self, plan: CallPlan, attempt: Callable[[Try], R], *, stream: bool = False) -> R:
+        if _hedged(plan):
+            return self._drive_hedged(plan, attempt, stream)
+        clock = self.router.clock
+        while True:
+            step = plan.next_step()
+            if isinstance(step, Fail):
+                raise step.error
+            if isinstance(step, Sleep):
+                self.sleep(step.seconds)
+                continue
+            started = clock()
+            try:
+                result = attempt(step)
+            except ATTEMPT_ERRORS as exc:
+                plan.failed(step, exc, clock() - started)
+                continue
+            except BaseException:
+                plan.released(step, clock() - started, "aborted")
+                raise
+            elapsed = clock() - started
+            plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+            return result
+
+    def _drive_hedged(self, plan: CallPlan, attempt: Callable[[Try], R], stream: bool) -> R:
+        """Race attempts on a small thread pool: when the first has produced nothing after
+        ``hedge_after`` seconds, the next target starts too (at most two in flight); the first
+        to succeed wins and the others are aborted (their sockets shut down) and released."""
+        if self._pool is None:
+            self._pool = futures.ThreadPoolExecutor(HEDGE_THREADS, thread_name_prefix="llmswitch-hedge")
+        pool, clock, hedge_after = self._pool, self.router.clock, plan.hedge_after or 0.0
+        running: dict[futures.Future[R], tuple[Try, float]] = {}
+        last_start, can_hedge = 0.0, True
+
+        def start(step: Try) -> None:
+            nonlocal last_start
+            running[pool.submit(attempt, step)] = (step, clock())
+            last_start = time.monotonic()
+
+        try:
+            while True:
+                if not running:
+                    step = plan.next_step()
+                    if isinstance(step, Fail):
+                        raise step.error
+                    if isinstance(step, Sleep):
+                        self.sleep(step.seconds)
+                        continue
+                    start(step)
+                wait = max(last_start + hedge_after - time.monotonic(), 0.0) \
+                    if can_hedge and len(running) < 2 else None
+                done, _ = futures.wait(running, timeout=wait, return_when=futures.FIRST_COMPLETED)
+                if not done:
+                    hedge = plan.hedge_step()
+                    if hedge is None:
+                        can_hedge = False
+                    else:
+                        start(hedge)
+                    continue
+                for future in done:
+                    step, started = running.pop(future)
+                    if _settle(plan, step, started, future.exception(), stream,
+                               lambda: self._abandon(plan, running)):
+                        return future.result()
+        finally:
+            self._abandon(plan, running)
+
+    def _abandon(self, plan: CallPlan, running: dict[futures.Future[Any], tuple[Try, float]]) -> None:
+        clock = self.router.clock
+        for future, (step, started) in running.items():
+            step.slot.cancel()
+            future.cancel()
+            future.add_done_callback(_discard_sync)
+            plan.released(step, clock() - started)
+        running.clear()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self.transport.close()
+
+
+_CLOSING: set[asyncio.Task[Any]] = set()  # keeps loser clean-up tasks alive until they finish
+
+
+def _discard_async(task: asyncio.Task[Any]) -> None:
+    """A hedge that lost but finished anyway: close what it opened (and retrieve its error)."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    result = task.result()
+    if isinstance(result, Opened):
+        closing = asyncio.ensure_future(result.core.response.aclose())
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
+
+
+class AsyncEngine:
+    """Runs calls on the event loop over an :class:`~llmswitch.transport.AsyncTransport`."""
+
+    def __init__(self, router: Router, transport: AsyncTransport, sleep: Callable[[float], Awaitable[Any]]) -> None:
+        self.router = router
+        self.transport = transport
+        self.sleep = sleep
+
+    async def complete(self, call: Call) -> dict[str, Any]:
+        async def attempt(step: Try) -> dict[str, Any]:
+            return call.parse(step, await self._send(step, call))
+
+        return call.finish(await self._drive(call.plan, attempt))
+
+    async def open(self, call: Call) -> Opened:
+        async def attempt(step: Try) -> Opened:
+            started = time.monotonic()
+            response = await self._send(step, call)
+            adapter, model = step.target.adapter, step.target.model
+            if not_a_stream(response):
+                try:
+                    await response.aread()
+                except httpx2.TransportError as exc:
+                    raise connection_error(exc, response.request, step.target.provider.name, model) from exc
+                finally:
+                    await response.aclose()
+                raise refusal(adapter, response, model)
+            return await open_async(StreamCore(response, adapter, model, step.deadline, started))
+
+        opened: Opened = await self._drive(call.plan, attempt, stream=True)
+        return opened
+
+    async def _send(self, step: Try, call: Call) -> httpx2.Response:
+        target = step.target
+        response = await self.transport.send(target.provider, call.wire(step), step.deadline,
+                                             target.adapter.auth(), target.model)
+        step.slot.attach(response)
+        return response
+
+    # -- the one retry loop, async ---------------------------------------------------------------
+    async def _drive(self, plan: CallPlan, attempt: Callable[[Try], Awaitable[R]], *, stream: bool = False) -> R:
+        if _hedged(plan):
+            return await self._drive_hedged(plan, attempt, stream)
+        clock = self.router.clock
+        while True:
+            step = plan.next_step()
+            if isinstance(step, Fail):
+                raise step.error
+            if isinstance(step, Sleep):
+                await self.sleep(step.seconds)
+                continue
+            started = clock()
+            try:
+                result = await attempt(step)
+            except ATTEMPT_ERRORS as exc:
+                plan.failed(step, exc, clock() - started)
+                continue
+            except BaseException:
+                plan.released(step, clock() - started, "aborted")
+                raise
+            elapsed = clock() - started
+            plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
+            return result
+
+    async def _drive_hedged(self, plan: CallPlan, attempt: Callable[[Try], Awaitable[R]], stream: bool) -> R:
+        """Race attempts as tasks: the next target starts when nothing arrived after
+        ``hedge_after`` (at most two in flight); the first success wins, the others are cancelled."""
+        clock, hedge_after = self.router.clock, plan.hedge_after or 0.0
+        loop = asyncio.get_running_loop()
+        running: dict[asyncio.Task[R], tuple[Try, float]] = {}
+        last_start, can_hedge = 0.0, True
+
+        def start(step: Try) -> None:
+            nonlocal last_start
+            running[asyncio.ensure_future(attempt(step))] = (step, clock())
+            last_start = loop.time()
+
+        try:
+            while True:
+                if not running:
+                    step = plan.next_step()
+                    if isinstance(step, Fail):
+                        raise step.error
+                    if isinstance(step, Sleep):
+                        await self.sleep(step.seconds)
+                        continue
+                    start(step)
+                wait = max(last_start + hedge_after - loop.time(), 0.0) if can_hedge and len(running) < 2 else None
+                done, _ = await asyncio.wait(running, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    hedge = plan.hedge_step()
+                    if hedge is None:
+                        can_hedge = False
+                    else:
+                        start(hedge)
+                    continue
+                for task in done:
+                    step, started = running.pop(task)
+                    if _settle(plan, step, started, task.exception(), stream,
+                               lambda: self._abandon(plan, running)):
+                        return task.result()
+        finally:
+            self._abandon(plan, running)
+
+    def _abandon(self, plan: CallPlan, running: dict[asyncio.Task[R], tuple[Try, float]]) -> None:
+        clock = self.router.clock
+        for task, (step, started) in running.items():
+            task.cancel()
+            task.add_done_callback(_discard_async)
+            plan.released(step, clock() - started)
+        running.clear()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
