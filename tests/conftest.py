@@ -1,10 +1,25 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from llmswitch.testing import MockServer
+
+# What a developer's shell may hold that would steer clients built in the tests: a providers file,
+# openai's endpoint and credentials, vendors' keys. Cleared once, before collection (some modules
+# build clients at import time), so the suite sees the same environment everywhere.
+_STEERING_PREFIXES = ("LLMSWITCH_", "OPENAI_", "ANTHROPIC_", "AZURE_OPENAI_")
+
+
+def _steers(name: str) -> bool:
+    return name.startswith(_STEERING_PREFIXES) or name.endswith(("_API_KEY", "_SECRET_KEY", "_SECRET_ID"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in [n for n in os.environ if _steers(n)]:
+        del os.environ[name]
 
 
 @pytest.fixture

@@ -45,12 +45,15 @@ class EmbeddingParams(EmbeddingCreateParams, RequestOptions, total=False):
     pass
 
 
+# openai's ``required_args``; its TypedDicts cannot say it at run time (postponed annotations)
+_REQUIRED = {"chat": frozenset({"model", "messages"}), "embeddings": frozenset({"model", "input"})}
+
+
 @cache
 def _known(kind: str) -> tuple[frozenset[str], frozenset[str]]:
     """(every accepted keyword, the required ones) for ``chat`` or ``embeddings``."""
     typed: Any = ChatParams if kind == "chat" else EmbeddingParams
-    required = frozenset(typed.__required_keys__)
-    return frozenset(typed.__required_keys__ | typed.__optional_keys__) | {"stream"}, required
+    return frozenset(typed.__required_keys__ | typed.__optional_keys__) | {"stream"}, _REQUIRED[kind]
 
 
 def _check(kind: str, method: str, params: Mapping[str, Any]) -> None:

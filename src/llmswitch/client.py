@@ -93,6 +93,13 @@ def _attach(result: object, info: RouteInfo) -> None:
             result.route_info = info  # type: ignore[attr-defined]
 
 
+def _with_info(result: Any, response: httpx2.Response) -> Any:
+    info = response.extensions.get(INFO)
+    if isinstance(info, RouteInfo):
+        _attach(result, info)
+    return result
+
+
 def _routed_by_openai(params: Mapping[str, Any]) -> bool:
     """openai's raw/streaming-response wrappers mark the request: it must take the transport path."""
     headers: Mapping[str, Any] = params.get("extra_headers") or {}
@@ -191,10 +198,12 @@ def _copied(seed: _Seed, options: dict[str, Any], ours: Mapping[str, Any]) -> _S
 
 @dataclass(frozen=True)
 class _Inherited:
-    """What ``copy()`` hands the new client: its seed, and the routing core when it can be shared."""
+    """What ``copy()`` hands the new client: its seed, and the parent's routing core, shared
+    whole when only limits changed (``share``), else for its connections alone."""
 
     seed: _Seed
     core: Any
+    share: bool
 
 
 class _Core:
@@ -204,9 +213,11 @@ class _Core:
     breakers, budgets and connections.
     """
 
-    def __init__(self, seed: _Seed, *, sync: bool) -> None:
+    def __init__(self, seed: _Seed, *, sync: bool, parent: _Core | None = None) -> None:
         self.live_key = LiveSecret("") if callable(seed.api_key) else None  # set before each request
         settings, default_provider = seed.resolve(self.live_key)
+        # a copy with new credentials keeps its parent's connections, as openai's copies share one client
+        outgoing: Any = seed.http_client or (parent.engine.transport.outgoing() if parent is not None else None)
         self.seed = seed.routing()
         self.router = Router(settings, default_provider=default_provider, hooks=seed.hooks,
                              clock=seed.clock or time.monotonic)
@@ -214,10 +225,10 @@ class _Core:
         self.engine: Engine | AsyncEngine
         self.http: httpx2.Client | httpx2.AsyncClient
         if sync:
-            self.engine = Engine(self.router, SyncTransport(settings.providers, seed.http_client), seed.sleep)
+            self.engine = Engine(self.router, SyncTransport(settings.providers, outgoing), seed.sleep)
             self.http = httpx2.Client(transport=RoutingTransport(self.routing, self.engine), timeout=DEFAULT_TIMEOUT)
         else:
-            self.engine = AsyncEngine(self.router, AsyncTransport(settings.providers, seed.http_client), seed.sleep)
+            self.engine = AsyncEngine(self.router, AsyncTransport(settings.providers, outgoing), seed.sleep)
             self.http = httpx2.AsyncClient(transport=AsyncRoutingTransport(self.routing, self.engine),
                                           timeout=DEFAULT_TIMEOUT)
 
@@ -259,8 +270,12 @@ class _Routed:
         if options.get("http_client") is self._core.http:
             options["http_client"] = None
         seed = _copied(self._seed, options, ours)
-        shared = self._core if seed.routing() == self._core.seed else None
-        return {"_llmswitch": _Inherited(seed, shared)}
+        return {"_llmswitch": _Inherited(seed, self._core, seed.routing() == self._core.seed)}
+
+    def _validate_headers(self, headers: Any, custom_headers: Any) -> None:
+        """With a providers file, credentials are the providers': openai's own key is optional."""
+        if self._seed.settings is None:
+            super()._validate_headers(headers, custom_headers)  # type: ignore[misc]
 
     def _build_request(self, options: Any, *, retries_taken: int = 0) -> httpx2.Request:
         request: httpx2.Request = super()._build_request(options, retries_taken=retries_taken)  # type: ignore[misc]
@@ -274,11 +289,11 @@ class _Routed:
         return request
 
     def _process_response(self, **kwargs: Any) -> Any:
-        result = super()._process_response(**kwargs)  # type: ignore[misc]
-        info = kwargs["response"].extensions.get(INFO)
-        if isinstance(info, RouteInfo):
-            _attach(result, info)
-        return result
+        return _with_info(super()._process_response(**kwargs), kwargs["response"])  # type: ignore[misc]
+
+    def _process_response_data(self, **kwargs: Any) -> Any:
+        """Also what a raw response's ``parse()`` builds its object with."""
+        return _with_info(super()._process_response_data(**kwargs), kwargs["response"])  # type: ignore[misc]
 
 
 def _openai_args(seed: _Seed, api_key: Any, enforce: bool) -> dict[str, Any]:
@@ -366,7 +381,7 @@ class OpenAI(_Routed, openai.OpenAI):
             core = _Core(seed, sync=True)
         else:
             seed = _llmswitch.seed
-            core = _llmswitch.core or _Core(seed, sync=True)
+            core = _llmswitch.core if _llmswitch.share else _Core(seed, sync=True, parent=_llmswitch.core)
         super().__init__(**_openai_args(seed, api_key, _enforce_credentials), admin_api_key=admin_api_key,
                          workload_identity=workload_identity, organization=organization, project=project,
                          webhook_secret=webhook_secret, provider=provider, base_url=base_url,
@@ -462,7 +477,7 @@ class AsyncOpenAI(_Routed, openai.AsyncOpenAI):
             core = _Core(seed, sync=False)
         else:
             seed = _llmswitch.seed
-            core = _llmswitch.core or _Core(seed, sync=False)
+            core = _llmswitch.core if _llmswitch.share else _Core(seed, sync=False, parent=_llmswitch.core)
         super().__init__(**_openai_args(seed, api_key, _enforce_credentials), admin_api_key=admin_api_key,
                          workload_identity=workload_identity, organization=organization, project=project,
                          webhook_secret=webhook_secret, provider=provider, base_url=base_url,

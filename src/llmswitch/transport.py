@@ -252,9 +252,13 @@ class SyncTransport(_Base):
 
                     self._mock = httpx2.Client(transport=MockTransport(_mock_app(self._providers)))
                 return self._mock
-            if self._client is None:
-                self._client = httpx2.Client(limits=DEFAULT_LIMITS, follow_redirects=True)
-            return self._client
+            return self.outgoing()
+
+    def outgoing(self) -> httpx2.Client:
+        """The client real providers are reached through (created on first use)."""
+        if self._client is None:
+            self._client = httpx2.Client(limits=DEFAULT_LIMITS, follow_redirects=True)
+        return self._client
 
     def send(self, provider: Provider, wire: WireRequest, deadline: Deadline, auth: httpx2.Auth | None,
              model: str) -> httpx2.Response:
@@ -294,12 +298,16 @@ class AsyncTransport(_Base):
 
                     self._mock = httpx2.AsyncClient(transport=MockTransport(_mock_app(self._providers)))
                 return self._mock
-            if self._client is None:
-                self._direct = _default_async_transport()
-                self._client = httpx2.AsyncClient(follow_redirects=True, transport=self._direct)
-                if any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
-                    self._direct = None  # proxied URLs go through httpx2's mounts: keep to client.send
-            return self._client
+            return self.outgoing()
+
+    def outgoing(self) -> httpx2.AsyncClient:
+        """The client real providers are reached through (created on first use)."""
+        if self._client is None:
+            self._direct = _default_async_transport()
+            self._client = httpx2.AsyncClient(follow_redirects=True, transport=self._direct)
+            if any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
+                self._direct = None  # proxied URLs go through httpx2's mounts: keep to client.send
+        return self._client
 
     async def send(self, provider: Provider, wire: WireRequest, deadline: Deadline, auth: httpx2.Auth | None,
                    model: str) -> httpx2.Response:

@@ -86,6 +86,9 @@ class MockApp:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return _plain(protocol.error("bad_request", 400, f"mock could not parse the request: {exc}"))
         if call is None:
+            found = protocol.resource(request)
+            if found is not None and protocol.authorized(request, mount.api_key):
+                return _plain(found)
             return _plain(protocol.error("not_found", 404, f"unknown path {request.path}"))
         if not protocol.authorized(request, mount.api_key):
             return _plain(protocol.error("auth", 401, "invalid api key"))

@@ -61,6 +61,10 @@ class MockProtocol:
         """The call this request makes, or None when the path is not one of this protocol's."""
         raise NotImplementedError
 
+    def resource(self, request: MockRequest) -> Rendered | None:
+        """An answer to a request that is not a model call (model listings), or None."""
+        return None
+
     def authorized(self, request: MockRequest, api_key: str | None) -> bool:
         """With ``api_key`` set on the server, requests must carry it the vendor's way."""
         if api_key is None:

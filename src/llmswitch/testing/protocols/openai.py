@@ -19,6 +19,13 @@ _ERROR_TYPES = {
 }
 
 
+MODELS = ("mock-large", "mock-small", "mock-embed")  # what the mock's ``GET /models`` lists
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1700000000, "owned_by": "llmswitch-mock"}
+
+
 class OpenAIProtocol(MockProtocol):
     name: ClassVar[str] = "openai"
     root: ClassVar[str] = "/v1"
@@ -111,6 +118,18 @@ class OpenAIProtocol(MockProtocol):
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
         return Rendered(200, dumps(body))
+
+    def resource(self, request: MockRequest) -> Rendered | None:
+        """``GET /models`` and ``/models/{id}``, like an OpenAI-compatible server lists its own."""
+        path = request.path.rstrip("/")
+        if request.method != "GET" or "/models" not in path:
+            return None
+        tail = path.split("/models", 1)[1].lstrip("/")
+        if not tail:
+            return Rendered(200, dumps({"object": "list", "data": [_model(m) for m in MODELS]}))
+        if tail in MODELS:
+            return Rendered(200, dumps(_model(tail)))
+        return self.error("not_found", 404, f"The model '{tail}' does not exist")
 
     def error(self, kind: str, status: int, message: str) -> Rendered:
         code, etype = _ERROR_TYPES.get(kind, ("error", "invalid_request_error"))
