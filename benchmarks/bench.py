@@ -296,8 +296,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and calls (a smoke run, ~1 min)")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
-    parser.add_argument("--only", default="plain,stream,async,import,rss,native",
-                        help="comma-separated subset of: plain,stream,async,import,rss,native")
+    parser.add_argument("--only", default="plain,machinery,stream,async,import,rss,native",
+                        help="comma-separated subset of: plain,machinery,stream,async,import,rss,native")
     parser.add_argument("--upstream", default="auto", choices=["auto", "nginx", "asyncio"])
     parser.add_argument("--rss-child", nargs=2, metavar=("BASE_URL", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -327,6 +327,16 @@ def main() -> int:
             r = ratio(figs, "llmswitch.OpenAI", "raw httpx2 (POST + json.loads)")
             table.budget("non-streaming CPU ≤ 1.5× raw httpx2", r <= 1.5, f"{r:.2f}×")
             results["plain"] = figs
+
+        if "machinery" in only:
+            print("openai's machinery (raw response, parse) …", file=sys.stderr)
+            figs = sync_rounds(up, {"openai.OpenAI": c.openai_machinery, "llmswitch.OpenAI": c.llmswitch_machinery},
+                               max(s.plain_calls // 2, 1), s, counts=False, unit="µs CPU/pair")
+            table.section("openai's machinery: with_raw_response.create().parse() + parse(), CPU per pair",
+                          figs.values(), "openai.OpenAI")
+            r = ratio(figs, "llmswitch.OpenAI", "openai.OpenAI")
+            table.budget("openai-machinery paths ≤ openai's own + 10%", r <= 1.10, f"{r:.2f}×")
+            results["machinery"] = figs
 
         if "stream" in only:
             print("streaming CPU per chunk …", file=sys.stderr)

@@ -61,6 +61,31 @@ def llmswitch_plain(up: Upstream) -> Built:
     return Built(lambda: client.chat.completions.create(model=MODEL, messages=MESSAGES), client.close)
 
 
+def _machinery(cls: Any, up: Upstream) -> Built:
+    """openai's own request building and parsing: ``with_raw_response`` + ``parse()``, then ``parse()``
+    (structured outputs' entry point; no response_format, so the canned text answer parses)."""
+    client = cls(api_key=API_KEY, base_url=up.base_url("openai"))
+    completions = client.chat.completions
+
+    def call() -> Any:
+        completions.with_raw_response.create(model=MODEL, messages=MESSAGES).parse()
+        return completions.parse(model=MODEL, messages=MESSAGES)
+
+    return Built(call, client.close)
+
+
+def openai_machinery(up: Upstream) -> Built:
+    import openai
+
+    return _machinery(openai.OpenAI, up)
+
+
+def llmswitch_machinery(up: Upstream) -> Built:
+    import llmswitch
+
+    return _machinery(llmswitch.OpenAI, up)
+
+
 def httpx2_stream_lines(up: Upstream) -> Built:
     """The leanest correct SSE client: iter_lines, ``data:`` lines, json.loads, skip [DONE]."""
     import httpx2
