@@ -569,7 +569,7 @@ def test_image_urls_that_cannot_be_sent_are_refused() -> None:
             )
 
 
-def test_json_object_mode_is_a_system_instruction() -> None:
+def test_json_object_mode_is_a_forced_object_tool() -> None:
     wire = build(
         {
             "messages": [
@@ -579,24 +579,26 @@ def test_json_object_mode_is_a_system_instruction() -> None:
             "response_format": {"type": "json_object"},
         }
     )
-    system = wire.json["system"]
-    assert system[0] == {"type": "text", "text": "You are a parser."}
-    assert "single valid JSON object" in system[1]["text"]
+    assert wire.json["system"] == "You are a parser."
+    assert wire.json["tools"] == [{"name": "structured_output__response", "description": ANY_TEXT,
+                                   "input_schema": {"type": "object"}}]
+    assert wire.json["tool_choice"] == {"type": "tool", "name": "structured_output__response"}
     assert "response_format" not in wire.json
 
 
-def test_json_schema_mode_puts_the_schema_in_the_instruction() -> None:
+def test_json_schema_mode_is_a_forced_tool_beside_the_callers_tools() -> None:
     schema = {"type": "object", "properties": {"colours": {"type": "array", "items": {"type": "string"}}}}
-    wire = build(
-        {
-            "messages": [{"role": "user", "content": "List two colours."}],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "palette", "schema": schema}},
-        }
-    )
-    system = wire.json["system"]
-    assert isinstance(system, str)
-    assert "(palette)" in system
-    assert json.loads(system.split(":\n", 1)[1]) == schema
+    fmt = {"type": "json_schema", "json_schema": {"name": "palette", "schema": schema, "strict": True}}
+    alone = build({"messages": [{"role": "user", "content": "List two colours."}], "response_format": fmt})
+    assert alone.json["tools"][0]["input_schema"] == schema
+    assert alone.json["tool_choice"] == {"type": "tool", "name": "structured_output__palette"}
+    both = build({"messages": [{"role": "user", "content": "Weather?"}], "response_format": fmt,
+                  "tools": [WEATHER], "parallel_tool_calls": False})
+    assert [t["name"] for t in both.json["tools"]] == ["get_weather", "structured_output__palette"]
+    assert both.json["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+
+
+ANY_TEXT = "Give your final answer by calling this tool: its input is the answer."
 
 
 # -- responses ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from llmswitch import errors
 from llmswitch._secret import Secret
 from llmswitch.adapters.base import Provider
 from llmswitch.adapters.dashscope import DashScopeAdapter
+from llmswitch.adapters.structured import JSON_INSTRUCTION
 from llmswitch.catalog import get_preset
 from llmswitch.streaming import SSEDecoder
 from llmswitch.testing import MockServer
@@ -92,7 +93,8 @@ def test_request_nests_messages_in_input_and_sampling_in_parameters() -> None:
     assert wire.headers == {"Authorization": "Bearer sk-ds-test"}
     assert wire.json == {
         "model": MODEL,
-        "input": {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]},
+        "input": {"messages": [{"role": "system", "content": f"be brief\n\n{JSON_INSTRUCTION}"},
+                               {"role": "user", "content": "hi"}]},
         "parameters": {"result_format": "message", "max_tokens": 128, "temperature": 0.5, "top_p": 0.8,
                        "seed": 42, "stop": ["END"], "tools": tools, "tool_choice": "auto",
                        "response_format": {"type": "json_object"}, "presence_penalty": 0.2,

@@ -17,6 +17,7 @@ from llmswitch.adapters import adapter_class
 from llmswitch.adapters.base import Provider
 from llmswitch.adapters.minimax import MiniMaxAdapter
 from llmswitch.adapters.openai import OpenAIAdapter
+from llmswitch.adapters.structured import JSON_INSTRUCTION, StructuredOutputWarning
 from llmswitch.catalog import get_preset
 from llmswitch.streaming import SSEDecoder
 from llmswitch.testing import MockServer
@@ -153,10 +154,12 @@ def test_strict_mode_rejects_what_minimax_cannot_take(extra: dict[str, Any]) -> 
 
 def test_lenient_mode_drops_what_minimax_cannot_take() -> None:
     schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
-    body = make().chat_request({"model": MODEL, "messages": MESSAGES, "tool_choice": "required",
-                                "response_format": {"type": "json_object"}}, stream=False).json
+    with pytest.warns(StructuredOutputWarning, match="json_object is not supported"):
+        body = make().chat_request({"model": MODEL, "messages": MESSAGES, "tool_choice": "required",
+                                    "response_format": {"type": "json_object"}}, stream=False).json
     assert "tool_choice" not in body
     assert "response_format" not in body
+    assert JSON_INSTRUCTION in body["messages"][0]["content"]  # asked for in the system prompt instead
     kept = make().chat_request({"model": MODEL, "messages": MESSAGES, "tool_choice": "auto",
                                 "response_format": schema}, stream=False).json
     assert (kept["tool_choice"], kept["response_format"]) == ("auto", schema)

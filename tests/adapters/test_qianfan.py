@@ -156,7 +156,6 @@ def test_parameters_map_to_native_names() -> None:
 @pytest.mark.parametrize("extra", [
     {"tools": [{"type": "function", "function": {"name": "f"}}]},
     {"temperature": 1.5},
-    {"response_format": {"type": "json_object"}},
     {"messages": [{"role": "assistant", "content": "hi"}, *USER]},
     {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/1.png"}}]}]},
 ])

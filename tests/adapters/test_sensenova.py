@@ -21,6 +21,7 @@ from llmswitch import errors
 from llmswitch._secret import Secret
 from llmswitch.adapters.base import Provider
 from llmswitch.adapters.sensenova import SenseNovaAdapter
+from llmswitch.adapters.structured import StructuredOutputWarning
 from llmswitch.auth import SenseNovaJWTAuth, sensenova_jwt
 from llmswitch.catalog import get_preset
 from llmswitch.streaming import SSEDecoder
@@ -153,9 +154,12 @@ def test_strict_mode_rejects_out_of_range_values_naming_param_and_range(name: st
 def test_params_without_a_native_field_are_dropped_or_refused() -> None:
     params = {"model": MODEL, "messages": [], "frequency_penalty": 0.5, "seed": 7,
               "response_format": {"type": "json_object"}}
-    body = make().chat_request(params, stream=False).json
+    with pytest.warns(StructuredOutputWarning, match="json_object is not supported"):  # one, for the format
+        body = make().chat_request(params, stream=False).json
     assert not {"frequency_penalty", "seed", "response_format"} & body.keys()
     with pytest.raises(errors.UnsupportedParameterError, match="frequency_penalty"):
+        make(strict=True).chat_request({**params, "response_format": None}, stream=False)
+    with pytest.raises(errors.UnsupportedParameterError, match="response_format json_object"):
         make(strict=True).chat_request(params, stream=False)
 
 

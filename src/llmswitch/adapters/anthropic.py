@@ -7,8 +7,11 @@ come back as OpenAI ``chat.completion`` / ``chat.completion.chunk`` dicts.
 
 Choices made here (documented, not vendor facts):
 
-- ``response_format`` (json_object / json_schema) becomes an instruction appended to ``system``;
-  Anthropic has no JSON mode, and a forced tool would collide with the caller's own tools.
+- ``response_format`` (json_object / json_schema) becomes a forced tool whose ``input_schema`` is
+  the caller's schema; its input comes back as the message ``content`` (JSON text) with finish
+  reason ``stop``, streamed as content deltas. The tool's name carries :data:`OUTPUT_TOOL_PREFIX`,
+  so responses are recognised without per-call state. Beside the caller's own tools the model must
+  call one of them (``tool_choice: any``): a real tool call, or the answer.
 - A stream's usage rides on the chunk that carries the finish reason (Anthropic sends both in
   ``message_delta``); we emit no separate empty-choices usage chunk, which callers that did not
   ask for ``stream_options.include_usage`` would trip over.
@@ -28,6 +31,7 @@ from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
 from .base import Adapter, StreamTranslator, WireRequest, chunk, completion
+from .structured import JSON_INSTRUCTION, OutputSpec, degrade, instruction, output_spec
 
 if TYPE_CHECKING:
     import httpx2
@@ -80,11 +84,10 @@ _HANDLED = frozenset({
     "temperature", "top_p", "tools", "tool_choice", "parallel_tool_calls", "response_format", "user", "n",
 })
 
-JSON_INSTRUCTION = (
-    "Respond with a single valid JSON object and nothing else: no Markdown code fences, "
-    "no text before or after it."
-)
-JSON_SCHEMA_INSTRUCTION = JSON_INSTRUCTION + " The object must conform to this JSON Schema{name}:\n{schema}"
+#: the forced tool that carries a response_format: its name is this prefix + the schema's name
+OUTPUT_TOOL_PREFIX = "structured_output__"
+_OUTPUT_TOOL_DESCRIPTION = "Give your final answer by calling this tool: its input is the answer."
+_ANY_OBJECT: dict[str, Any] = {"type": "object"}
 
 _ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?P<params>(?:;[^;,]*)*),(?P<data>.*)$", re.DOTALL)
@@ -100,9 +103,6 @@ class AnthropicAdapter(Adapter):
         self._check_unsupported(params, model)
         system, messages = self._messages(params.get("messages") or [], model)
         body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": self._max_tokens(params)}
-        instruction = _json_instruction(params.get("response_format"))
-        if instruction:
-            system.append(instruction)
         if system:
             body["system"] = system[0] if len(system) == 1 else [{"type": "text", "text": t} for t in system]
         stop = params.get("stop")
@@ -113,6 +113,9 @@ class AnthropicAdapter(Adapter):
             if value is not None:
                 body[name] = self.fit_range(name, value, accepted, model)
         self._tools(params, body, model)
+        spec = output_spec(params.get("response_format"))
+        if spec is not None:
+            self._output_tool(spec, params, body, model)
         if params.get("user") and "metadata" not in params:
             body["metadata"] = {"user_id": str(params["user"])[:256]}
         for name in PASSTHROUGH & params.keys():
@@ -155,6 +158,32 @@ class AnthropicAdapter(Adapter):
             choice["disable_parallel_tool_use"] = True
         if choice is not None and tools:
             body["tool_choice"] = choice
+
+    def _output_tool(self, spec: OutputSpec, params: dict[str, Any], body: dict[str, Any], model: str) -> None:
+        """The response format as a tool the model must call; its input is the answer.
+
+        A schema whose root is not an object cannot be a tool's input: it goes in the system prompt.
+        Extended thinking forbids forcing a tool, so there the prompt names the tool instead.
+        """
+        schema = dict(spec.schema) if spec.schema is not None else _ANY_OBJECT
+        if schema.get("type", "object") != "object":
+            degrade(self, spec, "prompt", model)
+            _add_system(body, instruction(spec))
+            return
+        schema.setdefault("type", "object")
+        name = OUTPUT_TOOL_PREFIX + _ID_UNSAFE.sub("_", spec.name)[: 64 - len(OUTPUT_TOOL_PREFIX)]
+        caller_tools = body.get("tools") or []
+        body["tools"] = [*caller_tools, {"name": name, "description": _OUTPUT_TOOL_DESCRIPTION,
+                                         "input_schema": schema}]
+        choice = body.get("tool_choice") or {}
+        thinking = params.get("thinking")
+        if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+            body["tool_choice"] = {"type": "auto"}
+            _add_system(body, f"{JSON_INSTRUCTION} Give it by calling the tool {name!r}.")
+        elif not caller_tools or choice.get("type") == "none":
+            body["tool_choice"] = {"type": "tool", "name": name}
+        elif choice.get("type") != "tool":  # auto / any / unset: a real tool call, or the answer
+            body["tool_choice"] = {**choice, "type": "any"}
 
     def _tool(self, tool: dict[str, Any], model: str) -> dict[str, Any]:
         if tool.get("type", "function") != "function" or "function" not in tool:
@@ -285,21 +314,27 @@ class AnthropicAdapter(Adapter):
         text: list[str] = []
         reasoning: list[str] = []
         tool_calls: list[dict[str, Any]] = []
+        answer: list[str] = []
         for block in data.get("content") or []:
             kind = block.get("type")
             if kind == "text":
                 text.append(block.get("text") or "")
             elif kind == "thinking":
                 reasoning.append(block.get("thinking") or "")
+            elif kind == "tool_use" and str(block.get("name")).startswith(OUTPUT_TOOL_PREFIX):
+                answer.append(json.dumps(block.get("input") or {}, ensure_ascii=False))
             elif kind == "tool_use":
                 tool_calls.append(_tool_call(block))
-        content = "".join(text)
+        content = "".join(answer or text)
+        reason = finish_reason(data.get("stop_reason"))
+        if answer and not tool_calls and reason == "tool_calls":
+            reason = "stop"
         return _with_usage(
             completion(
                 id=str(data.get("id") or "msg"),
                 model=str(data.get("model") or model),
                 content=content if content or not tool_calls else None,
-                finish_reason=finish_reason(data.get("stop_reason")),
+                finish_reason=reason,
                 tool_calls=tool_calls or None,
                 reasoning_content="".join(reasoning) or None,
             ),
@@ -400,6 +435,9 @@ class AnthropicStream(StreamTranslator):
             return [self._chunk({"content": block["text"]})]
         if kind == "thinking" and block.get("thinking"):
             return [self._chunk({"reasoning_content": block["thinking"]})]
+        if kind == "tool_use" and str(block.get("name")).startswith(OUTPUT_TOOL_PREFIX):
+            state.kind = "answer"  # the response format's tool: its input streams as content
+            return []
         if kind == "tool_use":
             state.tool_index, self.tools = self.tools, self.tools + 1
             head = {"index": state.tool_index, "id": block.get("id"), "type": "function",
@@ -415,6 +453,11 @@ class AnthropicStream(StreamTranslator):
             return [self._chunk({"content": delta["text"]})]
         if kind == "thinking_delta" and delta.get("thinking"):
             return [self._chunk({"reasoning_content": delta["thinking"]})]
+        if kind == "input_json_delta" and state is not None and state.kind == "answer":
+            part = str(delta.get("partial_json") or "")
+            if part:
+                state.arguments += len(part)
+                return [self._chunk({"content": part})]
         if kind == "input_json_delta" and state is not None and state.kind == "tool_use":
             part = str(delta.get("partial_json") or "")
             if part:
@@ -424,9 +467,9 @@ class AnthropicStream(StreamTranslator):
 
     def _on_content_block_stop(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
         state = self.blocks.get(int(obj.get("index", 0)))
-        if state is not None and state.kind == "tool_use" and not state.arguments:
-            state.arguments = 2
-            return [self._arguments(state, "{}")]  # a tool without input: arguments must still be JSON
+        if state is not None and state.kind in ("tool_use", "answer") and not state.arguments:
+            state.arguments = 2  # a tool without input: arguments (or the answer) must still be JSON
+            return [self._chunk({"content": "{}"}) if state.kind == "answer" else self._arguments(state, "{}")]
         return []
 
     def _arguments(self, state: _Block, part: str) -> dict[str, Any]:
@@ -437,7 +480,10 @@ class AnthropicStream(StreamTranslator):
         reason = (obj.get("delta") or {}).get("stop_reason")
         if reason is None:
             return []
-        return [self._finish(finish_reason(reason))]
+        finish = finish_reason(reason)
+        if finish == "tool_calls" and not self.tools:  # only the response format's tool was called
+            finish = "stop"
+        return [self._finish(finish)]
 
     def _on_message_stop(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
         if self.finished:
@@ -508,15 +554,12 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _json_instruction(response_format: Any) -> str | None:
-    if not isinstance(response_format, dict):
-        return None
-    kind = response_format.get("type")
-    if kind == "json_object":
-        return JSON_INSTRUCTION
-    if kind == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        name = f" ({spec['name']})" if spec.get("name") else ""
-        schema = json.dumps(spec.get("schema") or {}, ensure_ascii=False)
-        return JSON_SCHEMA_INSTRUCTION.format(name=name, schema=schema)
-    return None
+def _add_system(body: dict[str, Any], text: str) -> None:
+    """Append ``text`` to the request's top-level ``system`` (a string or text blocks)."""
+    system = body.get("system")
+    if not system:
+        body["system"] = text
+    elif isinstance(system, str):
+        body["system"] = [{"type": "text", "text": system}, {"type": "text", "text": text}]
+    else:
+        body["system"] = [*system, {"type": "text", "text": text}]

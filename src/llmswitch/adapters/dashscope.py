@@ -21,6 +21,7 @@ from pydantic_core import from_json
 from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
+from . import structured
 from .base import Adapter, StreamTranslator, WireRequest, completion, merged
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class DashScopeAdapter(Adapter):
     # -- requests -------------------------------------------------------------------------
     def chat_request(self, params: dict[str, Any], *, stream: bool) -> WireRequest:
         model = str(params["model"])
+        if "response_format" in params:
+            params = self.response_format(params, model)
         messages = list(params.get("messages") or [])
         multimodal = self.multimodal(model, messages)
         convert = _mm_message if multimodal else _text_message
@@ -123,6 +126,14 @@ class DashScopeAdapter(Adapter):
             headers["X-DashScope-SSE"] = "enable"
         path = MULTIMODAL_PATH if multimodal else TEXT_PATH
         return WireRequest("POST", self.url(path), headers, body, stream=stream)
+
+    def response_format(self, params: dict[str, Any], model: str) -> dict[str, Any]:
+        """``parameters.response_format`` takes ``{"type": "json_object"}`` (json_schema only on some
+        newer models), so a schema travels in the system prompt beside JSON mode."""
+        adjusted, kind = structured.prepared(self, params, "json_object", model)
+        if kind is not None:
+            adjusted["response_format"] = {"type": kind}
+        return adjusted
 
     def multimodal(self, model: str, messages: list[Any]) -> bool:
         """Vision-language models live on another path; images in the prompt also imply one."""

@@ -20,6 +20,7 @@ from .. import errors
 from ..auth import TC3Auth
 from ..catalog.hunyuan import ERROR_CODES
 from ..streaming import SSEEvent
+from . import structured
 from .base import Adapter, Provider, StreamTranslator, WireRequest, chunk, completion
 
 __all__ = ["HunyuanAdapter", "HunyuanStream"]
@@ -89,6 +90,8 @@ class HunyuanAdapter(Adapter):
     # -- requests -------------------------------------------------------------------------
     def chat_request(self, params: dict[str, Any], *, stream: bool) -> WireRequest:
         model = str(params["model"])
+        if "response_format" in params:
+            params = self.response_format(params, model)
         body: dict[str, Any] = {"Model": model, "Messages": [self._message(m) for m in params["messages"]],
                                 "Stream": stream}
         ranges = self.provider.preset.quirks.ranges
@@ -117,6 +120,12 @@ class HunyuanAdapter(Adapter):
             elif self.provider.strict:
                 raise self.rejected(f"parameter {name!r} is not supported by Hunyuan", model)
         return WireRequest("POST", self.url("/"), self._headers(CHAT_ACTION), body, stream=stream)
+
+    def response_format(self, params: dict[str, Any], model: str) -> dict[str, Any]:
+        """ChatCompletions documents no JSON mode (UNCONFIRMED; hunyuan-compat is the documented way):
+        a JSON format becomes an instruction (lenient, with a warning) or is refused (strict)."""
+        adjusted, _ = structured.prepared(self, params, "prompt", model)
+        return {k: v for k, v in adjusted.items() if k != "response_format"}
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
         raw = params.get("input")

@@ -17,6 +17,7 @@ from pydantic_core import from_json
 from .. import errors
 from ..catalog.minimax import STATUS_CODES
 from ..streaming import SSEEvent
+from . import structured
 from .base import Provider, StreamTranslator, WireRequest, chunk, completion
 from .openai import OpenAIAdapter, classify_error
 
@@ -56,13 +57,21 @@ class MiniMaxAdapter(OpenAIAdapter):
         if isinstance(body.get("tool_choice"), dict):
             self._drop(body, "tool_choice", "tool_choice naming a function is not supported", model)
         fmt = body.get("response_format")
-        if isinstance(fmt, dict) and fmt.get("type") != "json_schema":
+        if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+            self._json_object(body, model)
+        elif isinstance(fmt, dict) and fmt.get("type") != "json_schema":
             if fmt.get("type") == "text":
                 del body["response_format"]  # the default anyway
             else:
                 self._drop(body, "response_format", f"response_format {fmt.get('type')!r} is not supported "
                            "(json_schema only)", model)
         return body
+
+    def _json_object(self, body: dict[str, Any], model: str) -> None:
+        """json_schema only: JSON mode is asked for in the system prompt (lenient, warned) or refused."""
+        adjusted, _ = structured.prepared(self, body, "prompt", model)
+        body["messages"] = adjusted["messages"]
+        del body["response_format"]
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
         model = str(params["model"])

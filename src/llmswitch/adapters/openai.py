@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import errors
 from ..catalog import Quirks
 from ..streaming import SSEEvent
+from . import structured
 from .base import Adapter, StreamTranslator, WireRequest
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ class OpenAIAdapter(Adapter):
         quirks = self.provider.preset.quirks
         body = dict(params)
         model = str(body.get("model"))
+        if "response_format" in body:
+            self.response_format(body, model)
         for name in quirks.unsupported & body.keys():
             if self.provider.strict:
                 raise self.rejected(f"parameter {name!r} is not supported", model)
@@ -111,6 +114,21 @@ class OpenAIAdapter(Adapter):
         if not quirks.echo_reasoning and "messages" in body:
             body["messages"] = _without_reasoning(body["messages"])
         return body
+
+    def response_format(self, body: dict[str, Any], model: str) -> None:
+        """A JSON ``response_format`` in the form the dialect takes (``Quirks.structured``), in place."""
+        quirks = self.provider.preset.quirks
+        support = "prompt" if "response_format" in quirks.unsupported else quirks.structured
+        if support == "json_schema":
+            return
+        adjusted, kind = structured.prepared(self, body, support, model)
+        if adjusted is body:  # text, or not a JSON format: the caller's value stands
+            return
+        body["messages"] = adjusted["messages"]
+        if kind is None:
+            del body["response_format"]
+        else:
+            body["response_format"] = {"type": kind}
 
     # -- responses ------------------------------------------------------------------------
     def parse_chat(self, response: httpx2.Response, model: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .. import errors
 from ..auth import QianfanTokenAuth
 from ..catalog.qianfan import CHAT_ENDPOINTS, EMBEDDING_ENDPOINTS, ERROR_CODES
 from ..streaming import SSEEvent
+from . import structured
 from .base import Adapter, Provider, StreamTranslator, WireRequest, chunk, completion
 
 __all__ = ["QianfanAdapter", "QianfanStream", "token_url_for"]
@@ -99,8 +100,13 @@ class QianfanAdapter(Adapter):
 
     def chat_request(self, params: dict[str, Any], *, stream: bool) -> WireRequest:
         model = str(params["model"])
+        json_mode = None
+        if "response_format" in params:
+            params, json_mode = self.response_format(params, model)
         system, messages = self._conversation(params["messages"], model)
         body: dict[str, Any] = {"messages": messages}
+        if json_mode:
+            body["response_format"] = json_mode
         if system:
             body["system"] = system
         if stream:
@@ -133,6 +139,12 @@ class QianfanAdapter(Adapter):
                 raise self.rejected(f"parameter {name!r} is not supported by Qianfan v1", model)
         url = self.url(f"/chat/{self.endpoint(model)}")
         return WireRequest("POST", url, self._headers(), body, stream=stream)
+
+    def response_format(self, params: dict[str, Any], model: str) -> tuple[dict[str, Any], str | None]:
+        """ERNIE's ``response_format`` is a string, ``text`` or ``json_object`` (UNCONFIRMED: ERNIE
+        model docs, not the SDK); a schema travels in the system prompt beside JSON mode."""
+        adjusted, kind = structured.prepared(self, params, "json_object", model)
+        return {k: v for k, v in adjusted.items() if k != "response_format"}, kind
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
         raw = params.get("input")

@@ -20,6 +20,7 @@ from .. import errors
 from ..auth import SenseNovaJWTAuth
 from ..catalog import Range
 from ..streaming import SSEEvent
+from . import structured
 from .base import Adapter, Provider, StreamTranslator, WireRequest, completion, merged
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class SenseNovaAdapter(Adapter):
     # -- requests -------------------------------------------------------------------------
     def chat_request(self, params: dict[str, Any], *, stream: bool) -> WireRequest:
         model = str(params["model"])
+        if "response_format" in params:
+            params = self.response_format(params, model)
         messages = [_message(m) for m in params.get("messages") or []]
         body: dict[str, Any] = {"model": model, "messages": messages}
         max_tokens = params.get("max_completion_tokens") or params.get("max_tokens")
@@ -121,6 +124,12 @@ class SenseNovaAdapter(Adapter):
         if stream:
             body["stream"] = True
         return WireRequest("POST", self.url(CHAT_PATH), self.headers(), body, stream=stream)
+
+    def response_format(self, params: dict[str, Any], model: str) -> dict[str, Any]:
+        """No JSON mode in the native API (UNCONFIRMED: none documented): a JSON format becomes an
+        instruction (lenient, with a warning) or is refused (strict); ``text`` is simply dropped."""
+        adjusted, _ = structured.prepared(self, params, "prompt", model)
+        return {k: v for k, v in adjusted.items() if k != "response_format"}
 
     def embeddings_request(self, params: dict[str, Any]) -> WireRequest:
         inputs = params.get("input")

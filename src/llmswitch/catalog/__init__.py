@@ -83,6 +83,9 @@ class Quirks:
     error_patterns: tuple[tuple[str, str], ...] = ()
     # a status object some vendors put in every body, e.g. MiniMax's base_resp{status_code, status_msg}
     status_envelope: str | None = None
+    # the best response_format the dialect takes: json_schema, json_object only (the schema then goes
+    # in the system prompt), or prompt (no JSON mode: the instruction only, with a warning)
+    structured: Literal["json_schema", "json_object", "prompt"] = "json_schema"
 
 
 @dataclass(frozen=True)

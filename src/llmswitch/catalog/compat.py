@@ -66,8 +66,10 @@ PRESETS: tuple[Preset, ...] = (
     ),
     _compatible(
         "deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DeepSeek",
+        # JSON Output is json_object only (api-docs.deepseek.com/guides/json_mode)
         quirks=Quirks(rename=_LEGACY_MAX, unsupported=_OPENAI_ONLY, echo_reasoning=True,
-                      ranges={"temperature": Range(0, 2)}, error_codes={"invalid_request_error": "bad_request"}),
+                      ranges={"temperature": Range(0, 2)}, error_codes={"invalid_request_error": "bad_request"},
+                      structured="json_object"),
         models={
             "deepseek-chat": _cny(64_000, 2.0, 8.0, max_out=8_192),
             "deepseek-reasoner": _cny(64_000, 4.0, 16.0, _REASONING | {"tools"}, 32_768),
@@ -78,7 +80,8 @@ PRESETS: tuple[Preset, ...] = (
         "moonshot", "https://api.moonshot.cn/v1", "MOONSHOT_API_KEY", "Moonshot Kimi",
         quirks=Quirks(rename=_LEGACY_MAX, unsupported=_OPENAI_ONLY, usage_in_choice=True, echo_reasoning=True,
                       ranges={"temperature": Range(0, 1)},
-                      unsupported_values={"tool_choice": frozenset({"required"})}),
+                      unsupported_values={"tool_choice": frozenset({"required"})},
+                      structured="json_object"),  # Kimi's JSON Mode; json_schema UNCONFIRMED
         models={
             "moonshot-v1-8k": _cny(8_192, 12.0, 12.0),
             "moonshot-v1-32k": _cny(32_768, 24.0, 24.0),

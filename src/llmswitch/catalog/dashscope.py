@@ -65,6 +65,7 @@ PRESETS: tuple[Preset, ...] = (
             rename={"max_completion_tokens": "max_tokens"},
             unsupported=_OPENAI_ONLY,
             ranges=RANGES,
+            structured="json_object",  # json_schema only on some newer models; json_object on all
             # compat errors: {"error":{"code":"invalid_parameter_error","message":"<400> InternalError.Algo.
             # InvalidParameter: Range of input length should be [1, N]"}}; the moderation code is UNCONFIRMED
             error_codes={"data_inspection_failed": "content_filter", "DataInspectionFailed": "content_filter",

@@ -66,6 +66,7 @@ _QUIRKS = Quirks(
             "top_p": Range(0.0, 1.0, low_open=True, high_open=True)},
     stream_options=False,  # the final chunk always carries top-level usage
     error_codes=ERROR_CODES,
+    structured="json_object",  # response_format takes text | json_object (GLM-4 docs); json_schema UNCONFIRMED
 )
 
 PRESETS: tuple[Preset, ...] = (
