@@ -8,11 +8,14 @@ hands them out in order, request by request, thread-safely.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .instances import instance_of, schema_in_text
 
 __all__ = ["Fault", "MockCall", "Reply", "Script", "ToolCall", "reply_for", "split_words"]
 
@@ -27,6 +30,10 @@ class MockCall:
     messages: list[dict[str, Any]] = field(default_factory=list)  # OpenAI-shaped
     tools: list[str] = field(default_factory=list)  # tool names offered
     json_mode: bool = False
+    # structured output: the JSON Schema the answer must follow (a native field, or JSON mode whose
+    # schema the protocol found); with ``forced_tool``, the answer is a call of that tool instead
+    schema: Mapping[str, Any] | None = None
+    forced_tool: str | None = None
     max_tokens: int | None = None
     inputs: list[str] = field(default_factory=list)  # embeddings
     include_usage: bool = True  # whether a streamed answer should end with usage
@@ -171,7 +178,9 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
     """The deterministic answer to a call.
 
     - the last message is a tool result → a text answer quoting it;
+    - a tool was forced with a schema (Anthropic's structured output) → call it with an instance;
     - tools were offered → call every offered tool named in the last user text (or the first);
+    - a schema (native, or quoted in a system prompt asking for JSON) → an instance of it, as text;
     - JSON mode → a JSON object echoing the prompt;
     - otherwise → ``"[tag:model] <last user text>"``, cut to ``max_tokens`` words.
     """
@@ -183,6 +192,10 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
         tail = [r for r in results][-_trailing_tools(call.messages) :]
         text = "Tool results: " + "; ".join(tail)
         return Reply(text, prompt_tokens=prompt_tokens, completion_tokens=_count_tokens(text))
+    if call.forced_tool is not None and call.schema is not None:
+        arguments = json.dumps(instance_of(call.schema), ensure_ascii=False)
+        forced = ToolCall(id=f"call_0_{call.forced_tool}", name=call.forced_tool, arguments=arguments)
+        return Reply("", [forced], "tool_calls", prompt_tokens, _count_tokens(arguments))
     if call.tools:
         wanted = [name for name in call.tools if name in user_text] or call.tools[:1]
         calls = [
@@ -190,7 +203,10 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
             for i, name in enumerate(wanted)
         ]
         return Reply("", calls, "tool_calls", prompt_tokens, 5 * len(calls))
-    if call.json_mode:
+    schema = call.schema if call.schema is not None else _prompted_schema(call)
+    if schema is not None:
+        text = json.dumps(instance_of(schema), ensure_ascii=False)
+    elif call.json_mode:
         text = f'{{"model": "{_json_safe(call.model)}", "echo": "{_json_safe(user_text)}"}}'
     else:
         text = f"[{tag}:{call.model}] {user_text}".strip()
@@ -201,6 +217,16 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
         finish = "length"
     tokens = completion_tokens if completion_tokens is not None else _count_tokens(text)
     return Reply(text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=tokens)
+
+
+def _prompted_schema(call: MockCall) -> Mapping[str, Any] | None:
+    """A schema quoted in a system prompt, as a model obeying it would follow (JSON mode or not)."""
+    for message in call.messages:
+        if message.get("role") == "system":
+            schema = schema_in_text(_content_text(message.get("content")))
+            if schema is not None:
+                return schema  # type: ignore[no-any-return]
+    return None
 
 
 def _trailing_tools(messages: list[dict[str, Any]]) -> int:

@@ -62,6 +62,7 @@ class AnthropicProtocol(MockProtocol):
         if not isinstance(body.get("max_tokens"), int):
             raise ValueError("max_tokens: Field required")
         system = _system_text(body.get("system"))
+        forced, schema = _forced_tool(body)
         messages = ([{"role": "system", "content": system}] if system else []) + _openai_messages(
             body.get("messages") or []
         )
@@ -72,6 +73,8 @@ class AnthropicProtocol(MockProtocol):
             messages=messages,
             tools=[t["name"] for t in body.get("tools") or [] if "name" in t],
             json_mode="json" in system.lower(),
+            schema=schema,
+            forced_tool=forced,
             max_tokens=body["max_tokens"],
             include_usage=True,
         )
@@ -162,6 +165,18 @@ def _block_events(index: int, block: dict[str, Any]) -> list[bytes]:
             for d in deltas]
     out.append(event("content_block_stop", {"type": "content_block_stop", "index": index}))
     return out
+
+
+def _forced_tool(body: dict[str, Any]) -> tuple[str | None, Any]:
+    """``tool_choice: {type: tool, name}`` and that tool's ``input_schema``: how structured output is
+    asked for over this protocol (the answer is the tool's input)."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") != "tool":
+        return None, None
+    for tool in body.get("tools") or []:
+        if tool.get("name") == choice.get("name"):
+            return str(tool["name"]), tool.get("input_schema")
+    raise ValueError(f"tool_choice.name: no tool named {choice.get('name')!r} in tools")
 
 
 def _system_text(system: Any) -> str:

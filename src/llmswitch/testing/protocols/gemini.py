@@ -48,6 +48,7 @@ class GeminiProtocol(MockProtocol):
         tools = [d["name"] for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
         return MockCall("chat", model, stream=action == "streamGenerateContent", messages=_messages(body),
                         tools=tools, json_mode=config.get("responseMimeType") == "application/json",
+                        schema=config.get("responseSchema"),
                         max_tokens=config.get("maxOutputTokens"))
 
     def authorized(self, request: MockRequest, api_key: str | None) -> bool:

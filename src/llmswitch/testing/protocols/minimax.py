@@ -55,6 +55,7 @@ class MiniMaxProtocol(MockProtocol):
                 messages=list(body.get("messages") or []),
                 tools=[t["function"]["name"] for t in body.get("tools") or [] if "function" in t],
                 json_mode=(body.get("response_format") or {}).get("type") == "json_schema",
+                schema=((body.get("response_format") or {}).get("json_schema") or {}).get("schema"),
                 max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
                 include_usage=True,
             )

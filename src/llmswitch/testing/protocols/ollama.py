@@ -38,7 +38,8 @@ class OllamaProtocol(MockProtocol):
             return MockCall("chat", body.get("model", ""), stream=body.get("stream", True) is not False,
                             messages=_messages(body.get("messages") or []),
                             tools=[t["function"]["name"] for t in body.get("tools") or [] if "function" in t],
-                            json_mode=bool(body.get("format")), max_tokens=options.get("num_predict"))
+                            json_mode=bool(body.get("format")), max_tokens=options.get("num_predict"),
+                            schema=body["format"] if isinstance(body.get("format"), dict) else None)
         if path == "/api/embed":
             body = request.json()
             inputs = body.get("input")

@@ -42,6 +42,7 @@ class OpenAIProtocol(MockProtocol):
                 messages=list(body.get("messages") or []),
                 tools=[t["function"]["name"] for t in body.get("tools") or [] if "function" in t],
                 json_mode=response_format.get("type") in ("json_object", "json_schema"),
+                schema=(response_format.get("json_schema") or {}).get("schema"),
                 max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
                 include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
             )

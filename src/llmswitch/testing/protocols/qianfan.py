@@ -114,6 +114,7 @@ class QianfanProtocol(MockProtocol):
             system = [{"role": "system", "content": body["system"]}] if body.get("system") else []
             return MockCall("chat", endpoint, stream=bool(body.get("stream")),
                             messages=system + body["messages"], max_tokens=body.get("max_output_tokens"),
+                            json_mode=body.get("response_format") == "json_object",
                             include_usage=True)
         if section == "embeddings" and endpoint:
             body = request.json()
