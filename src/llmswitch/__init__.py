@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "load_config": "config:load",
     "Settings": "config",
     "RouteInfo": "router",
+    "StructuredOutputWarning": "adapters.structured",
     **{
         name: "errors"
         for name in (
@@ -66,6 +67,7 @@ __all__ = [
     "RouteInfo",
     "Settings",
     "StreamInterruptedError",
+    "StructuredOutputWarning",
     "UnprocessableEntityError",
     "UnsupportedParameterError",
     "__version__",
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .client import AsyncOpenAI, OpenAI, route_info
+    from .adapters.structured import StructuredOutputWarning
     from .config import Settings
     from .config import load as load_config
     from .errors import (
