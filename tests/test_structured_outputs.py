@@ -18,7 +18,7 @@ import llmswitch
 from llmswitch.testing import MockServer
 
 
-class Colour(str, enum.Enum):
+class Colour(enum.StrEnum):
     RED = "red"
     BLUE = "blue"
 

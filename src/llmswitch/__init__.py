@@ -78,8 +78,8 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
-    from .client import AsyncOpenAI, OpenAI, route_info
     from .adapters.structured import StructuredOutputWarning
+    from .client import AsyncOpenAI, OpenAI, route_info
     from .config import Settings
     from .config import load as load_config
     from .errors import (

@@ -9,12 +9,15 @@ translates all of it both ways.
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic_core import from_json, to_json
 
 from .. import errors
 from ..streaming import SSEEvent
@@ -443,7 +446,7 @@ def _generation_config(params: dict[str, Any]) -> dict[str, Any]:
         config["responseMimeType"] = "application/json"
         schema = (response_format.get("json_schema") or {}).get("schema")
         if schema:
-            config["responseSchema"] = to_schema(schema)
+            config["responseSchema"] = response_schema(schema)
     effort = params.get("reasoning_effort")
     if effort in THINKING_BUDGET:
         config["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGET[effort],
@@ -479,6 +482,17 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
         return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
     mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}.get(str(choice))
     return {"functionCallingConfig": {"mode": mode}} if mode else None
+
+
+def response_schema(schema: Any) -> Any:
+    """``to_schema`` for a response format, cached by the schema's JSON: callers such as openai's
+    ``parse()`` rebuild an equal schema on every call, and serialising it is far cheaper than converting."""
+    return from_json(_converted(to_json(schema)))
+
+
+@functools.lru_cache(maxsize=128)
+def _converted(schema_json: bytes) -> bytes:
+    return to_json(to_schema(from_json(schema_json)))
 
 
 def to_schema(node: Any, defs: dict[str, Any] | None = None, depth: int = 0) -> Any:

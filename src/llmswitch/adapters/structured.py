@@ -12,11 +12,12 @@ Nothing here runs unless a request carries ``response_format``.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic_core
 
 if TYPE_CHECKING:
     from .base import Adapter
@@ -82,7 +83,7 @@ def instruction(spec: OutputSpec) -> str:
     if spec.schema is None:
         return JSON_INSTRUCTION
     name = f" ({spec.name})" if spec.name else ""
-    return _SCHEMA_INSTRUCTION.format(name=name, schema=json.dumps(spec.schema, ensure_ascii=False))
+    return _SCHEMA_INSTRUCTION.format(name=name, schema=pydantic_core.to_json(spec.schema).decode())
 
 
 def with_instruction(messages: list[Any], text: str) -> list[Any]:

@@ -96,7 +96,8 @@ def _resolved(node: Any, defs: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(node, Mapping):
         return {}
     if "$ref" in node:
-        return defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+        target = defs.get(str(node["$ref"]).rsplit("/", 1)[-1])
+        return target if isinstance(target, Mapping) else {}
     return node
 
 
