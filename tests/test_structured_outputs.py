@@ -177,3 +177,27 @@ def test_route_skips_a_target_without_json_mode(server: MockServer) -> None:
         resp = client.chat.completions.create(model="extract", messages=MESSAGES, response_format=FORMAT)
     assert Person.model_validate_json(resp.choices[0].message.content or "").age >= 18
     assert len(server.mount("sensenova").requests) == before
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "gemini", "dashscope"])
+def test_openai_parse_and_stream_helpers_give_the_model(server: MockServer, kind: str) -> None:
+    """openai's own ``parse()`` and ``stream()`` helpers, run by llmswitch's client over native adapters."""
+    _mount, credentials, model, _native = CASES[kind]
+    spec = {"type": kind, "base_url": server.base_url(kind), **credentials}
+    with llmswitch.OpenAI(config={"providers": {"p": spec}}, api_key="unused") as client:
+        parsed = client.chat.completions.parse(model=f"p/{model}", messages=MESSAGES,
+                                               response_format=Person).choices[0].message.parsed
+        with client.chat.completions.stream(model=f"p/{model}", messages=MESSAGES,
+                                            response_format=Person) as stream:
+            streamed = stream.get_final_completion().choices[0].message.parsed
+    assert isinstance(parsed, Person) and parsed.address.city
+    assert streamed == parsed
+
+
+async def test_async_parse_over_anthropic(server: MockServer) -> None:
+    _mount, credentials, model, _native = CASES["anthropic"]
+    spec = {"type": "anthropic", "base_url": server.base_url("anthropic"), **credentials}
+    async with llmswitch.AsyncOpenAI(config={"providers": {"p": spec}}, api_key="unused") as client:
+        resp = await client.chat.completions.parse(model=f"p/{model}", messages=MESSAGES,
+                                                   response_format=Person)
+    assert isinstance(resp.choices[0].message.parsed, Person)
