@@ -2,7 +2,9 @@
 
 What a request needs (tools, vision, JSON mode, streaming, a context window) is read from the
 request itself; what a target offers comes from the catalog. A model the catalog does not know
-is given the benefit of the doubt.
+is given the benefit of the doubt. Structured output (``response_format`` json_schema) needs
+``json_mode``: every adapter of a model that has it can honour a schema (natively, by a forced
+tool, or by JSON mode with the schema in the prompt), while one without it could only ask.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..catalog import ModelInfo, Preset
 
-_CLAUDE = frozenset({"chat", "stream", "tools", "vision", "json_mode"})  # json_mode: by instruction
+_CLAUDE = frozenset({"chat", "stream", "tools", "vision", "json_mode"})  # json_mode: a forced tool
 _THINKING = _CLAUDE | {"reasoning"}
 
 
