@@ -88,7 +88,7 @@ def test_schema_found_in_an_instruction() -> None:
 def test_output_spec_reads_only_json_formats() -> None:
     assert output_spec({"type": "text"}) is None and output_spec(None) is None
     spec = output_spec(FORMAT)
-    assert spec is not None and (spec.name, spec.strict, spec.schema) == ("order", True, SCHEMA)
+    assert spec is not None and (spec.name, spec.schema) == ("order", SCHEMA)
 
 
 @pytest.mark.parametrize(("kind", "native"), [

@@ -31,7 +31,7 @@ from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
 from .base import Adapter, StreamTranslator, WireRequest, chunk, completion
-from .structured import JSON_INSTRUCTION, OutputSpec, degrade, instruction, output_spec
+from .structured import JSON_INSTRUCTION, OutputSpec, instruction, output_spec, refuse_or_warn
 
 if TYPE_CHECKING:
     import httpx2
@@ -165,9 +165,9 @@ class AnthropicAdapter(Adapter):
         A schema whose root is not an object cannot be a tool's input: it goes in the system prompt.
         Extended thinking forbids forcing a tool, so there the prompt names the tool instead.
         """
-        schema = dict(spec.schema) if spec.schema is not None else _ANY_OBJECT
+        schema = dict(spec.schema or _ANY_OBJECT)
         if schema.get("type", "object") != "object":
-            degrade(self, spec, "prompt", model)
+            refuse_or_warn(self, spec, model)
             _add_system(body, instruction(spec))
             return
         schema.setdefault("type", "object")

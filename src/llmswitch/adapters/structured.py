@@ -26,10 +26,10 @@ __all__ = [
     "JSON_INSTRUCTION",
     "OutputSpec",
     "StructuredOutputWarning",
-    "degrade",
     "instruction",
     "output_spec",
     "prepared",
+    "refuse_or_warn",
     "with_instruction",
 ]
 
@@ -54,7 +54,6 @@ class OutputSpec:
     kind: Literal["json_object", "json_schema"]
     name: str = "response"
     schema: Mapping[str, Any] | None = None
-    strict: bool = False
 
     @property
     def label(self) -> str:
@@ -75,7 +74,7 @@ def output_spec(response_format: Any) -> OutputSpec | None:
         spec = {}
     schema = spec.get("schema")
     return OutputSpec("json_schema", str(spec.get("name") or "response"),
-                      schema if isinstance(schema, Mapping) else None, bool(spec.get("strict")))
+                      schema if isinstance(schema, Mapping) else None)
 
 
 def instruction(spec: OutputSpec) -> str:
@@ -96,15 +95,9 @@ def with_instruction(messages: list[Any], text: str) -> list[Any]:
     return [{"role": "system", "content": text}, *messages]
 
 
-def degrade(adapter: Adapter, spec: OutputSpec, support: Support, model: str) -> str | None:
-    """How a vendor whose best is ``support`` takes ``spec``: the JSON-mode kind to send, or None.
-
-    ``json_object`` support takes a schema as JSON mode plus the schema in the prompt (the caller
-    still gets JSON; the prompt carries the shape). ``prompt`` support has no JSON mode at all: strict
-    mode refuses before sending, lenient mode relies on the instruction and warns once.
-    """
-    if support != "prompt":
-        return spec.kind if support == "json_schema" else "json_object"
+def refuse_or_warn(adapter: Adapter, spec: OutputSpec, model: str) -> None:
+    """For a vendor with no JSON mode for ``spec``: strict mode refuses before sending; lenient mode
+    warns once that the format is only asked for in the system prompt."""
     vendor = adapter.provider.preset.name
     if adapter.provider.strict:
         raise adapter.rejected(f"{spec.label} is not supported by {vendor!r} (no JSON mode for it; "
@@ -113,7 +106,6 @@ def degrade(adapter: Adapter, spec: OutputSpec, support: Support, model: str) ->
         f"provider {adapter.provider.name!r} ({vendor}), model {model!r}: {spec.label} is not supported; "
         "the format was asked for in the system prompt instead, so the reply may not be valid JSON"),
         stacklevel=4)
-    return None
 
 
 def prepared(adapter: Adapter, params: dict[str, Any], support: Support, model: str
@@ -121,15 +113,15 @@ def prepared(adapter: Adapter, params: dict[str, Any], support: Support, model: 
     """``params`` for a vendor whose best is ``support``, and the JSON-mode kind to send natively.
 
     With native schema support nothing changes. Otherwise the instruction joins the system prompt
-    (JSON modes want the word "JSON" in the prompt anyway) and the caller maps the returned kind
-    (``json_object`` or None) to the vendor's own field.
+    (JSON modes want the word "JSON" in the prompt anyway): beside the vendor's JSON mode
+    (``json_object`` returned, for the caller to map to the vendor's field), or alone (None
+    returned, after :func:`refuse_or_warn`).
     """
     spec = output_spec(params.get("response_format"))
-    if spec is None:
-        return params, None
-    kind = degrade(adapter, spec, support, model)
-    if kind == "json_schema":
-        return params, kind
+    if spec is None or support == "json_schema":
+        return params, spec.kind if spec is not None else None
+    if support == "prompt":
+        refuse_or_warn(adapter, spec, model)
     out = dict(params)
     out["messages"] = with_instruction(list(params.get("messages") or []), instruction(spec))
-    return out, kind
+    return out, "json_object" if support == "json_object" else None
