@@ -191,3 +191,22 @@ def test_anthropic_non_object_root_goes_in_the_prompt() -> None:
     with pytest.warns(StructuredOutputWarning):
         body = adapter("anthropic").chat_request(params, stream=False).json
     assert "tools" not in body and schema_in_text(body["system"]) == {"type": "array"}
+
+
+LOOKUP = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(("extra", "choice"), [
+    ({}, {"type": "tool", "name": "structured_output__order"}),
+    ({"tools": [LOOKUP], "tool_choice": "none"}, {"type": "tool", "name": "structured_output__order"}),
+    ({"tools": [LOOKUP], "tool_choice": "required"}, {"type": "any"}),
+    ({"tools": [LOOKUP], "tool_choice": {"type": "function", "function": {"name": "lookup"}}},
+     {"type": "tool", "name": "lookup"}),
+    ({"thinking": {"type": "enabled", "budget_tokens": 1024}}, {"type": "auto"}),
+])
+def test_anthropic_tool_choice_with_a_response_format(extra: dict[str, Any], choice: dict[str, Any]) -> None:
+    body = adapter("anthropic").chat_request({"model": "claude-sonnet-4-0", "messages": MESSAGES,
+                                              "response_format": FORMAT, **extra}, stream=False).json
+    assert body["tool_choice"] == choice
+    assert body["tools"][-1]["name"] == "structured_output__order"
+    assert ("structured_output__order" in json.dumps(body.get("system"))) is ("thinking" in extra)
