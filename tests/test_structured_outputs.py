@@ -201,3 +201,18 @@ async def test_async_parse_over_anthropic(server: MockServer) -> None:
         resp = await client.chat.completions.parse(model=f"p/{model}", messages=MESSAGES,
                                                    response_format=Person)
     assert isinstance(resp.choices[0].message.parsed, Person)
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "gemini", "dashscope", "zhipu"])
+@pytest.mark.parametrize("mode", ["JSON", "JSON_SCHEMA", "TOOLS", "MD_JSON"])
+def test_instructor_modes_over_native_adapters(server: MockServer, kind: str, mode: str) -> None:
+    """instructor's modes send a schema four ways (prompt + json_object, json_schema, a forced function,
+    prompt only); each must cross the translation and come back as the caller's model."""
+    instructor = pytest.importorskip("instructor")
+    _mount, credentials, model, _native = CASES[kind]
+    spec = {"type": kind, "base_url": server.base_url(kind), **credentials}
+    with llmswitch.OpenAI(config={"providers": {"p": spec}}, api_key="unused") as client:
+        patched = instructor.from_openai(client, mode=getattr(instructor.Mode, mode))
+        person = patched.chat.completions.create(model=f"p/{model}", messages=MESSAGES, response_model=Person,
+                                                 max_retries=0)
+    assert isinstance(person, Person) and person.previous

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["instance_of", "schema_in_text"]
+__all__ = ["instance_of", "schema_in_text", "shapeless"]
 
 _FORMATS = {
     "date-time": "2026-01-02T03:04:05Z",
@@ -29,7 +29,9 @@ _FORMATS = {
     "ipv4": "127.0.0.1",
 }
 _MAX_DEPTH = 12  # recursive models (a tree of nodes) stop here with the smallest valid value
-_SCHEMA_MARK = re.compile(r"JSON Schema[^\n{]*[:\n]\s*(?=\{)")
+_SCHEMA_MARK = re.compile(r"schema[^\n{]*[:\n]\s*(?=\{)", re.IGNORECASE)
+# keywords that give a schema a shape; one with none ({"type": "object"}) says only "some JSON"
+_SHAPE = frozenset({"properties", "items", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "prefixItems"})
 
 
 def instance_of(schema: Any, *, name: str = "value") -> Any:
@@ -39,8 +41,14 @@ def instance_of(schema: Any, *, name: str = "value") -> Any:
     return _value(root, defs, name, 0)
 
 
+def shapeless(schema: Any) -> bool:
+    """True for no schema, or one that asks only for some JSON value of a type."""
+    return not isinstance(schema, Mapping) or not (_SHAPE & schema.keys())
+
+
 def schema_in_text(text: str) -> Any:
-    """The JSON Schema quoted in an instruction ("… conform to this JSON Schema (name):\\n{…}"), or None."""
+    """The JSON Schema quoted in an instruction ("… this JSON Schema (name):\\n{…}", instructor's
+    "… the following json_schema:\\n\\n{…}"), or None."""
     match = _SCHEMA_MARK.search(text)
     if match is None:
         return None

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .instances import instance_of, schema_in_text
+from .instances import instance_of, schema_in_text, shapeless
 
 __all__ = ["Fault", "MockCall", "Reply", "Script", "ToolCall", "reply_for", "split_words"]
 
@@ -178,9 +178,10 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
     """The deterministic answer to a call.
 
     - the last message is a tool result → a text answer quoting it;
-    - a tool was forced with a schema (Anthropic's structured output) → call it with an instance;
+    - a tool was forced (structured output by tool) → call it with an instance of its schema;
     - tools were offered → call every offered tool named in the last user text (or the first);
     - a schema (native, or quoted in a system prompt asking for JSON) → an instance of it, as text;
+      a bare "some JSON" schema defers to one quoted in the prompt, as a model reading it would;
     - JSON mode → a JSON object echoing the prompt;
     - otherwise → ``"[tag:model] <last user text>"``, cut to ``max_tokens`` words.
     """
@@ -192,8 +193,11 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
         tail = [r for r in results][-_trailing_tools(call.messages) :]
         text = "Tool results: " + "; ".join(tail)
         return Reply(text, prompt_tokens=prompt_tokens, completion_tokens=_count_tokens(text))
-    if call.forced_tool is not None and call.schema is not None:
-        arguments = json.dumps(instance_of(call.schema), ensure_ascii=False)
+    schema = call.schema
+    if shapeless(schema):  # no schema, or a bare "some JSON": a schema in the prompt says the shape
+        schema = _prompted_schema(call) or schema
+    if call.forced_tool is not None:
+        arguments = json.dumps(instance_of(schema or {"type": "object"}), ensure_ascii=False)
         forced = ToolCall(id=f"call_0_{call.forced_tool}", name=call.forced_tool, arguments=arguments)
         return Reply("", [forced], "tool_calls", prompt_tokens, _count_tokens(arguments))
     if call.tools:
@@ -203,7 +207,6 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
             for i, name in enumerate(wanted)
         ]
         return Reply("", calls, "tool_calls", prompt_tokens, 5 * len(calls))
-    schema = call.schema if call.schema is not None else _prompted_schema(call)
     if schema is not None:
         text = json.dumps(instance_of(schema), ensure_ascii=False)
     elif call.json_mode:
@@ -222,8 +225,9 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
 def _prompted_schema(call: MockCall) -> Mapping[str, Any] | None:
     """A schema quoted in a system prompt, as a model obeying it would follow (JSON mode or not)."""
     for message in call.messages:
-        if message.get("role") == "system":
-            schema = schema_in_text(_content_text(message.get("content")))
+        text = _content_text(message.get("content")) if message.get("role") == "system" else ""
+        if "json" in text.lower():
+            schema = schema_in_text(text)
             if schema is not None:
                 return schema  # type: ignore[no-any-return]
     return None

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from ..scenario import MockCall, Reply
 
-__all__ = ["MockProtocol", "MockRequest", "Rendered", "dumps", "sse"]
+__all__ = ["MockProtocol", "MockRequest", "Rendered", "dumps", "forced_function", "sse"]
 
 
 @dataclass
@@ -34,6 +34,19 @@ class Rendered:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+
+
+def forced_function(tools: Any, choice: Any) -> tuple[str | None, Any]:
+    """OpenAI-shaped ``tool_choice: {type: function, function: {name}}`` and that function's
+    parameters schema (how instructor's tools mode and langchain ask for structured output)."""
+    if not isinstance(choice, Mapping) or choice.get("type") != "function":
+        return None, None
+    name = (choice.get("function") or {}).get("name")
+    for tool in tools or []:
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if isinstance(function, Mapping) and function.get("name") == name:
+            return str(name), function.get("parameters") or {"type": "object"}
+    raise ValueError(f"tool_choice.function.name: no tool named {name!r} in tools")
 
 
 def dumps(obj: Any) -> bytes:

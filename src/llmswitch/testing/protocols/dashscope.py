@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..scenario import MockCall, Reply, split_words
-from .base import MockProtocol, MockRequest, Rendered, dumps
+from .base import MockProtocol, MockRequest, Rendered, dumps, forced_function
 
 __all__ = ["DashScopeCall", "DashScopeProtocol"]
 
@@ -61,6 +61,7 @@ class DashScopeProtocol(MockProtocol):
                 tools=[t["function"]["name"] for t in parameters.get("tools") or [] if "function" in t],
                 json_mode=response_format.get("type") == "json_object",
                 max_tokens=parameters.get("max_tokens"),
+                **_forced(parameters),
                 incremental=bool(parameters.get("incremental_output")),
                 multimodal=multimodal,
                 text_format=parameters.get("result_format") != "message",
@@ -152,6 +153,11 @@ def _tool_steps(reply: Reply, incremental: bool) -> list[list[dict[str, Any]]]:
             {"id": t.id, "function": {"name": t.name, "arguments": rest}}
         second.append({"index": i, "type": "function", **head})
     return [first, second]
+
+
+def _forced(parameters: dict[str, Any]) -> dict[str, Any]:
+    forced, schema = forced_function(parameters.get("tools"), parameters.get("tool_choice"))
+    return {"forced_tool": forced, "schema": schema} if forced else {}
 
 
 def _validate(body: dict[str, Any], parameters: dict[str, Any], multimodal: bool) -> None:

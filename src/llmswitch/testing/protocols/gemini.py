@@ -46,9 +46,10 @@ class GeminiProtocol(MockProtocol):
             return None
         config = body.get("generationConfig") or {}
         tools = [d["name"] for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+        forced, parameters = _forced(body)
         return MockCall("chat", model, stream=action == "streamGenerateContent", messages=_messages(body),
                         tools=tools, json_mode=config.get("responseMimeType") == "application/json",
-                        schema=config.get("responseSchema"),
+                        schema=parameters if forced else config.get("responseSchema"), forced_tool=forced,
                         max_tokens=config.get("maxOutputTokens"))
 
     def authorized(self, request: MockRequest, api_key: str | None) -> bool:
@@ -127,6 +128,19 @@ class GeminiProtocol(MockProtocol):
 
 def _call_part(name: str, arguments: str) -> dict[str, Any]:
     return {"functionCall": {"name": name, "args": json.loads(arguments)}}
+
+
+def _forced(body: dict[str, Any]) -> tuple[str | None, Any]:
+    """``functionCallingConfig`` mode ANY with one allowed function, and its parameters schema."""
+    config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    allowed = config.get("allowedFunctionNames") or []
+    if config.get("mode") != "ANY" or len(allowed) != 1:
+        return None, None
+    for tool in body.get("tools") or []:
+        for declaration in tool.get("functionDeclarations") or []:
+            if declaration.get("name") == allowed[0]:
+                return str(allowed[0]), declaration.get("parameters") or {"type": "object"}
+    raise ValueError(f"toolConfig: no function named {allowed[0]!r} in tools")
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:

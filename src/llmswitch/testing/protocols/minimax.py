@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..scenario import MockCall, Reply, split_words
-from .base import MockProtocol, MockRequest, Rendered, dumps, sse
+from .base import MockProtocol, MockRequest, Rendered, dumps, forced_function, sse
 
 __all__ = ["MiniMaxProtocol"]
 
@@ -35,6 +35,14 @@ def _ok() -> dict[str, Any]:
     return {"status_code": 0, "status_msg": ""}
 
 
+def _structured(body: dict[str, Any]) -> dict[str, Any]:
+    """A forced function's parameters, else the response format's schema (MockCall fields)."""
+    forced, parameters = forced_function(body.get("tools"), body.get("tool_choice"))
+    if forced:
+        return {"forced_tool": forced, "schema": parameters}
+    return {"schema": ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")}
+
+
 class MiniMaxProtocol(MockProtocol):
     name: ClassVar[str] = "minimax"
     root: ClassVar[str] = "/v1"
@@ -55,7 +63,7 @@ class MiniMaxProtocol(MockProtocol):
                 messages=list(body.get("messages") or []),
                 tools=[t["function"]["name"] for t in body.get("tools") or [] if "function" in t],
                 json_mode=(body.get("response_format") or {}).get("type") == "json_schema",
-                schema=((body.get("response_format") or {}).get("json_schema") or {}).get("schema"),
+                **_structured(body),
                 max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
                 include_usage=True,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..scenario import MockCall, Reply, split_words
-from .base import MockProtocol, MockRequest, Rendered, dumps, sse
+from .base import MockProtocol, MockRequest, Rendered, dumps, forced_function, sse
 
 _ERROR_TYPES = {
     "rate_limit": ("rate_limit_exceeded", "requests"),
@@ -35,6 +35,7 @@ class OpenAIProtocol(MockProtocol):
         if path.endswith("/chat/completions"):
             body = request.json()
             response_format = body.get("response_format") or {}
+            forced, parameters = forced_function(body.get("tools"), body.get("tool_choice"))
             return MockCall(
                 "chat",
                 body.get("model", ""),
@@ -42,7 +43,8 @@ class OpenAIProtocol(MockProtocol):
                 messages=list(body.get("messages") or []),
                 tools=[t["function"]["name"] for t in body.get("tools") or [] if "function" in t],
                 json_mode=response_format.get("type") in ("json_object", "json_schema"),
-                schema=(response_format.get("json_schema") or {}).get("schema"),
+                schema=parameters if forced else (response_format.get("json_schema") or {}).get("schema"),
+                forced_tool=forced,
                 max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
                 include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
             )
