@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from responses_support import bridge_stream, counter_ids, random_splits, strict_events, strict_response, summary
 
 from llmswitch._secret import Secret
 from llmswitch.adapters import adapter_class
@@ -22,7 +23,6 @@ from llmswitch.responses import ResponseEvents, ResponseStore, from_chat, to_cha
 from llmswitch.streaming import NDJSONDecoder, SSEDecoder
 from llmswitch.testing.protocols import mock_protocol
 from llmswitch.testing.scenario import MockCall, Reply, ToolCall
-from responses_support import bridge_stream, counter_ids, random_splits, strict_events, strict_response, summary
 
 # family → (preset, mock protocol, credentials, model)
 FAMILIES: dict[str, tuple[str, str, dict[str, str], str]] = {
@@ -150,8 +150,9 @@ _CALL_AT_2 = [
 ]
 # the events for the vendor's stream of REPLY (each mock vendor streams what its API streams)
 EVENTS: dict[str, list[tuple[Any, ...]]] = {
-    "openai-compatible": _START + _CALL_AT_2,
-    "anthropic": _START + [
+    "openai-compatible": [*_START, *_CALL_AT_2],
+    "anthropic": [
+        *_START,
         (2, "output_item.added", 0, "reasoning", "in_progress", ""),
         (3, "content_part.added", 0, "reasoning_text", ""),
         (4, "reasoning_text.delta", 0, "Check "),
@@ -175,7 +176,8 @@ EVENTS: dict[str, list[tuple[Any, ...]]] = {
         (22, "output_item.done", 2, "function_call", "completed", 'get_weather({"city":"Paris"})'),
         (23, "completed", "completed"),
     ],
-    "gemini": _START + [
+    "gemini": [
+        *_START,
         (2, "output_item.added", 0, "reasoning", "in_progress", ""),
         (3, "content_part.added", 0, "reasoning_text", ""),
         (4, "reasoning_text.delta", 0, "Check the weather."),
@@ -188,8 +190,9 @@ EVENTS: dict[str, list[tuple[Any, ...]]] = {
         (11, "output_item.done", 1, "function_call", "completed", 'get_weather({"city": "Paris"})'),
         (12, "completed", "completed"),
     ],
-    "dashscope": _START + _CALL_AT_2,
-    "qianfan": _START + [
+    "dashscope": [*_START, *_CALL_AT_2],
+    "qianfan": [
+        *_START,
         (2, "output_item.added", 0, "message", "in_progress", ""),
         (3, "content_part.added", 0, "output_text", ""),
         (4, "output_text.delta", 0, "Sunny, "),
@@ -200,7 +203,7 @@ EVENTS: dict[str, list[tuple[Any, ...]]] = {
         (9, "output_item.done", 0, "message", "completed", "Sunny, 25 degrees."),
         (10, "completed", "completed"),
     ],
-    "hunyuan": _START + _CALL_AT_2,
+    "hunyuan": [*_START, *_CALL_AT_2],
 }
 
 

@@ -26,10 +26,11 @@ def _reply(status: int, method: str, url: str, message: str, param: str | None, 
 class BuiltinToolError(errors.UnsupportedParameterError):
     """A tool only OpenAI runs (web_search, file_search, computer use, …) asked of a bridged target."""
 
-    def __init__(self, tool: str, *, provider: str | None = None, model: str | None = None) -> None:
-        message = (f"tools: the built-in tool {tool!r} runs only on targets that serve OpenAI's Responses API; "
+    def __init__(self, tool: str, *, param: str = "tools", provider: str | None = None,
+                 model: str | None = None) -> None:
+        message = (f"{param}: the built-in tool {tool!r} runs only on targets that serve OpenAI's Responses API; "
                    "this target is reached through chat completions, which cannot run it")
-        response, body = _reply(400, "POST", _URL, message, "tools", "unsupported_tool")
+        response, body = _reply(400, "POST", _URL, message, param, "unsupported_tool")
         super().__init__(message, response=response, body=body, provider=provider, model=model,
                          code="unsupported_tool")
         self.tool = tool

@@ -9,7 +9,7 @@ built by the same code as a plain call's. ``sequence_number`` counts every event
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .output import function_call, message_item, reasoning_item, response, status_of, text_part
 from .request import BridgeContext
@@ -81,8 +81,12 @@ class ResponseEvents:
         self.ctx.remember(final, self.output)
         return events
 
-    def fail(self, message: str, code: str = "server_error") -> list[dict[str, Any]]:
-        """The stream broke after it began: ``response.failed`` with what was delivered so far."""
+    def fail(self, message: str, code: Literal["server_error", "rate_limit_exceeded"] = "server_error",
+             ) -> list[dict[str, Any]]:
+        """The stream broke after it began: ``response.failed`` with the items already finished.
+
+        ``code`` is one of the codes OpenAI's ResponseError allows; the message says the rest.
+        """
         events: list[dict[str, Any]] = []
         if not self.started:
             self._start(events)
@@ -151,7 +155,8 @@ class ResponseEvents:
         text = "".join(item.parts)
         base = {"item_id": item.item_id, "output_index": item.index}
         if item.kind == "function_call":
-            self._emit(events, {"type": "response.function_call_arguments.done", **base, "arguments": text})
+            self._emit(events, {"type": "response.function_call_arguments.done", **base, "name": item.name,
+                                "arguments": text})
             done = function_call(item.item_id, item.call_id, item.name, text, "completed")
         else:
             if item.kind == "message":

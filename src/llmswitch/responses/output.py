@@ -21,10 +21,8 @@ def status_of(finish_reason: str | None) -> tuple[str, dict[str, str] | None]:
     return ("incomplete", {"reason": reason}) if reason else ("completed", None)
 
 
-def usage(chat_usage: dict[str, Any] | None) -> dict[str, Any] | None:
+def usage(chat_usage: dict[str, Any]) -> dict[str, Any]:
     """Responses' usage from chat's: input/output/total with their details."""
-    if not chat_usage:
-        return None
     prompt = chat_usage.get("prompt_tokens") or 0
     completion = chat_usage.get("completion_tokens") or 0
     details = chat_usage.get("prompt_tokens_details") or {}
@@ -60,7 +58,7 @@ def function_call(item_id: str, call_id: str, name: str, arguments: str, status:
 def response(ctx: BridgeContext, model: str, status: str, output: list[dict[str, Any]],
              incomplete: dict[str, str] | None = None, chat_usage: dict[str, Any] | None = None,
              error: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
+    out = {
         "id": ctx.response_id,
         "object": "response",
         "created_at": ctx.created_at,
@@ -69,9 +67,11 @@ def response(ctx: BridgeContext, model: str, status: str, output: list[dict[str,
         "error": error,
         "incomplete_details": incomplete,
         "output": output,
-        "usage": usage(chat_usage),
         **ctx.echo,
     }
+    if chat_usage:  # the spec has no null usage: absent until known
+        out["usage"] = usage(chat_usage)
+    return out
 
 
 def from_chat(completion: dict[str, Any], ctx: BridgeContext) -> dict[str, Any]:

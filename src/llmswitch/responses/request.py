@@ -37,6 +37,8 @@ _ECHO_DEFAULTS: dict[str, Any] = {
     "top_logprobs": None, "top_p": None, "truncation": "disabled", "user": None, "prompt_cache_key": None,
     "safety_identifier": None, "background": False,
 }
+# the spec wants these present even when null; other unset fields are left out
+_NULLABLE = frozenset({"instructions", "temperature", "top_p"})
 # keys the bridge itself serves; never forwarded to the chat target
 _OWNED = frozenset({"input", "model", "instructions", "tools", "tool_choice", "text", "max_output_tokens",
                     "reasoning", "top_logprobs", "parallel_tool_calls", "store", "metadata", "previous_response_id",
@@ -126,7 +128,8 @@ def to_chat(body: dict[str, Any], store: ResponseStore | None, *,
         params["stream"] = True
         params["stream_options"] = {"include_usage": True}
 
-    echo = {key: body.get(key) if body.get(key) is not None else default for key, default in _ECHO_DEFAULTS.items()}
+    echo = {key: body[key] if body.get(key) is not None else default for key, default in _ECHO_DEFAULTS.items()}
+    echo = {key: value for key, value in echo.items() if value is not None or key in _NULLABLE}
     ctx = BridgeContext(
         response_id=ids("resp"), created_at=int(now()), model=model, echo=echo, conversation=items,
         store=store if body.get("store", True) is not False else None, ids=ids, stream=stream,
@@ -143,7 +146,7 @@ def _tools(tools: Any, model: str) -> list[dict[str, Any]]:
     for index, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
         if kind in BUILTIN_TOOLS:
-            raise BuiltinToolError(str(kind), model=model)
+            raise BuiltinToolError(str(kind), param=f"tools[{index}]", model=model)
         if kind != "function":
             raise bad_request(f"tool type {kind!r} cannot be bridged; only function tools can", f"tools[{index}].type",
                               model=model)
@@ -169,11 +172,11 @@ def _tool_choice(choice: Any, tools: list[dict[str, Any]], model: str) -> tuple[
         allowed = {t.get("name") for t in choice.get("tools") or () if isinstance(t, dict)}
         for t in choice.get("tools") or ():
             if isinstance(t, dict) and t.get("type") in BUILTIN_TOOLS:
-                raise BuiltinToolError(str(t["type"]), model=model)
+                raise BuiltinToolError(str(t["type"]), param="tool_choice.tools", model=model)
         narrowed = [t for t in tools if t["function"]["name"] in allowed]
         return narrowed, choice.get("mode") or "auto"
     if kind in BUILTIN_TOOLS:
-        raise BuiltinToolError(str(kind), model=model)
+        raise BuiltinToolError(str(kind), param="tool_choice", model=model)
     raise bad_request(f"{choice!r} cannot be bridged; use auto, none, required, a function or allowed_tools",
                       "tool_choice", model=model)
 
