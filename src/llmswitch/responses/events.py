@@ -52,20 +52,33 @@ class ResponseEvents:
         if not self.started:
             self.model = chunk.get("model") or self.model
             self._start(events)
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
         for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) != 0:
+            if choice.get("index"):  # only the first choice: a Response has one output
                 continue
-            delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                self._text("reasoning", delta["reasoning_content"], events)
-            if delta.get("content"):
-                self._text("message", delta["content"], events)
-            for call in delta.get("tool_calls") or ():
-                self._call(call, events)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta")
+            if delta:
+                reasoning, content, calls = delta.get("reasoning_content"), delta.get("content"), delta.get("tool_calls")
+                if reasoning:
+                    self._text("reasoning", reasoning, events)
+                if content:
+                    item = self.current
+                    if item is not None and item.kind == "message":  # the hot path: one more text delta
+                        item.parts.append(content)
+                        events.append({"type": "response.output_text.delta", "item_id": item.item_id,
+                                       "output_index": item.index, "content_index": 0, "delta": content,
+                                       "logprobs": [], "sequence_number": self.sequence})
+                        self.sequence += 1
+                    else:
+                        self._text("message", content, events)
+                if calls:
+                    for call in calls:
+                        self._call(call, events)
+            finish = choice.get("finish_reason")
+            if finish:
+                self.finish_reason = finish
         return events
 
     def close(self) -> list[dict[str, Any]]:
