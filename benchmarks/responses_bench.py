@@ -9,6 +9,10 @@ For each protocol, side by side in one run against the benchmark upstream (see R
   the Response encoded as JSON (plain), or ``ResponseEvents`` over the adapter's chunks with every
   event encoded as an SSE frame (streamed). The store is live (LRU, 1,000 entries).
 
+``--e2e`` adds the whole calls through openai's machinery and llmswitch's routing transport, side by
+side: ``responses.create`` against ``chat.completions.with_raw_response.create(...).parse()`` (the
+transport path of a chat call), plain and streamed, on the same target.
+
 The budget (issue #10) is bridge ≤ 15 % of chat. Medians over rounds, contestants interleaved;
 every loop is bounded in count and time. Usage: ``python benchmarks/responses_bench.py [--rounds N]
 [--protocols openai,anthropic,…]``.
@@ -27,11 +31,11 @@ import pydantic_core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import contestants as c  # noqa: E402
-from bench import cpu_per_unit  # noqa: E402
-from upstream import Upstream  # noqa: E402
+import contestants as c
+from bench import cpu_per_unit
+from upstream import Upstream
 
-from llmswitch.responses import ResponseEvents, ResponseStore, from_chat, to_chat  # noqa: E402
+from llmswitch.responses import ResponseEvents, ResponseStore, from_chat, to_chat
 
 BODY = {"input": "Say something.", "instructions": "Be brief.",
         "tools": [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]}
@@ -83,11 +87,49 @@ def _chunks(up: Upstream, protocol: str) -> list[dict[str, Any]]:
     return chunks + translator.close()
 
 
+def e2e(up: Upstream, protocol: str, *, stream: bool, responses: bool) -> c.Built:
+    """A whole call through openai's client and the routing transport."""
+    import llmswitch
+
+    client = llmswitch.OpenAI(config={"providers": {"p": c.provider_spec(up, protocol, stream=stream)}},
+                              default_headers={"Authorization": "Bearer routed"})
+    model = f"p/{c.model_for(protocol)}"
+    if responses:
+        def call() -> Any:
+            if stream:
+                return sum(1 for _ in client.responses.create(model=model, input="Say something.", stream=True))
+            return client.responses.create(model=model, input="Say something.")
+    else:
+        raw = client.chat.completions.with_raw_response
+
+        def call() -> Any:
+            if stream:
+                return sum(1 for _ in raw.create(model=model, messages=c.MESSAGES, stream=True).parse())
+            return raw.create(model=model, messages=c.MESSAGES).parse()
+    return c.Built(call, client.close)
+
+
+def side_by_side(first: Callable[[], Any], second: Callable[[], Any], rounds: int, calls: tuple[int, int],
+                 ) -> tuple[list[float], list[float]]:
+    """CPU µs per call of two contestants, interleaved round by round (alternating which goes first)."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(5):
+        first()
+        second()
+    for n in range(rounds):
+        pair = [(first, a, calls[0]), (second, b, calls[1])]
+        for run, into, count in (pair if n % 2 == 0 else pair[::-1]):
+            into.append(cpu_per_unit(run, count, max_seconds=30.0) * 1e6)
+    return a, b
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--protocols", default="openai,anthropic,gemini,dashscope,hunyuan")
     parser.add_argument("--calls", type=int, default=400, help="end-to-end chat calls per round")
+    parser.add_argument("--e2e", action="store_true", help="also whole calls through openai's client")
     args = parser.parse_args()
     protocols = args.protocols.split(",")
     with Upstream() as up:
@@ -98,15 +140,7 @@ def main() -> int:
             for stream in (False, True):
                 chat = c.llmswitch_native(up, protocol, stream=stream)
                 bridge = (bridge_stream if stream else bridge_plain)(up, protocol)
-                chat_cpu: list[float] = []
-                bridge_cpu: list[float] = []
-                for _ in range(5):  # warm up both
-                    chat.call()
-                    bridge()
-                for n in range(args.rounds):  # interleaved, alternating which goes first
-                    pair = [(chat.call, chat_cpu, args.calls), (bridge, bridge_cpu, args.calls * 5)]
-                    for run, into, calls in (pair if n % 2 == 0 else pair[::-1]):
-                        into.append(cpu_per_unit(run, calls, max_seconds=30.0) * 1e6)
+                chat_cpu, bridge_cpu = side_by_side(chat.call, bridge, args.rounds, (args.calls, args.calls * 5))
                 chat.close()
                 chat_med, bridge_med = statistics.median(chat_cpu), statistics.median(bridge_cpu)
                 share = bridge_med / chat_med
@@ -115,6 +149,18 @@ def main() -> int:
                 print(f"{protocol:<10} {kind:<6} {chat_med:>13.1f} {bridge_med:>15.1f} {share:>11.1%}"
                       f"   [bridge {min(bridge_cpu):.1f} … {max(bridge_cpu):.1f}]")
         print(f"worst bridge/chat: {worst:.1%} (budget ≤ 15%)")
+        if args.e2e:
+            print(f"\n{'protocol':<10} {'kind':<6} {'chat µs/call':>13} {'responses µs/call':>18} {'ratio':>7}")
+            for protocol in protocols:
+                for stream in (False, True):
+                    chat = e2e(up, protocol, stream=stream, responses=False)
+                    resp = e2e(up, protocol, stream=stream, responses=True)
+                    chat_cpu, resp_cpu = side_by_side(chat.call, resp.call, args.rounds, (args.calls, args.calls))
+                    chat.close()
+                    resp.close()
+                    ratio = statistics.median(resp_cpu) / statistics.median(chat_cpu)
+                    print(f"{protocol:<10} {'stream' if stream else 'plain':<6} {statistics.median(chat_cpu):>13.1f} "
+                          f"{statistics.median(resp_cpu):>18.1f} {ratio:>6.2f}×")
     return 0
 
 
