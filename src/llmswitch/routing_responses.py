@@ -51,7 +51,6 @@ class ResponsesCall(Call):
 
     ctx: BridgeContext | None = None  # None: only native targets can serve this request
     native: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)  # target key → (url, body)
-    store: ResponseStore | None = None
 
     def wire(self, step: Try) -> WireRequest:
         native = self.native.get(step.target.key)
@@ -68,8 +67,11 @@ class ResponsesCall(Call):
         adapter, model = step.target.adapter, step.target.model
         if response.status_code >= 400:
             raise adapter.parse_error(response, model)
-        data: dict[str, Any] = adapter.read_json(response, model)
-        if self.ctx is not None and self.ctx.store is not None and isinstance(data.get("output"), list):
+        data = adapter.read_json(response, model)
+        if not isinstance(data, dict) or "output" not in data:
+            raise adapter.error("server_error", f"not a Response: {response.text[:200]!r}", response, model,
+                                status_code=502)
+        if self.ctx is not None and self.ctx.store is not None and isinstance(data["output"], list):
             self.ctx.remember(data, data["output"])  # so a later bridged turn can continue it
         return data
 
@@ -113,7 +115,7 @@ def plan(router: Router, store: ResponseStore, body: dict[str, Any], *,
     urls = {t.key: url for t in call.plan.targets if (url := responses_url(t.provider, t.model)) is not None}
     native_body = _native_body(body, ctx)
     every_native = len(urls) == len(call.plan.targets)
-    result = ResponsesCall(call.operation, call.body, call.extras, call.stream, call.plan, ctx=ctx, store=store)
+    result = ResponsesCall(call.operation, call.body, call.extras, call.stream, call.plan, ctx=ctx)
     if refusal is not None:
         kept = [t for t in call.plan.targets if t.key in urls]
         if not kept:

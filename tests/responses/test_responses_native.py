@@ -19,11 +19,13 @@ from llmswitch.testing import MockServer
 ROUTED = {"Authorization": "Bearer routed-by-llmswitch"}  # see test_responses_e2e
 
 
+ANSWER = {"type": "message", "id": "msg_v", "role": "assistant", "status": "completed",
+          "content": [{"type": "output_text", "text": "native answer", "annotations": []}]}
+
+
 def vendor_response(body: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"resp_vendor_{len(str(body))}", "object": "response", "created_at": 1, "model": body["model"],
-            "status": "completed", "output": [{"type": "message", "id": "msg_v", "role": "assistant",
-                                               "status": "completed", "content": [
-                                                   {"type": "output_text", "text": "native answer", "annotations": []}]}],
+            "status": "completed", "output": [ANSWER],
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
             "usage": {"input_tokens": 2, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                       "output_tokens": 2, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 4}}

@@ -60,7 +60,9 @@ class ResponseEvents:
                 continue
             delta = choice.get("delta")
             if delta:
-                reasoning, content, calls = delta.get("reasoning_content"), delta.get("content"), delta.get("tool_calls")
+                reasoning = delta.get("reasoning_content")
+                content = delta.get("content")
+                calls = delta.get("tool_calls")
                 if reasoning:
                     self._text("reasoning", reasoning, events)
                 if content:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import BuiltinToolError, bad_request, not_found
@@ -67,8 +67,6 @@ class BridgeContext:
     conversation: list[dict[str, Any]]  # prior items + this input, kept with the output when stored
     store: ResponseStore | None = None  # where to keep the response; None when store=false
     ids: Callable[[str], str] = new_id
-    stream: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # free for callers (route info, timings)
 
     def remember(self, response: dict[str, Any], output: list[dict[str, Any]]) -> None:
         if self.store is not None:
@@ -123,8 +121,7 @@ def to_chat(body: dict[str, Any], store: ResponseStore | None, *,
     for key, value in body.items():  # vendor extras (extra_body) go through as for chat calls
         if key not in _OWNED and key not in params and key not in _SAME_NAME:
             params[key] = value
-    stream = bool(body.get("stream"))
-    if stream:
+    if body.get("stream"):
         params["stream"] = True
         params["stream_options"] = {"include_usage": True}
 
@@ -132,7 +129,7 @@ def to_chat(body: dict[str, Any], store: ResponseStore | None, *,
     echo = {key: value for key, value in echo.items() if value is not None or key in _NULLABLE}
     ctx = BridgeContext(
         response_id=ids("resp"), created_at=int(now()), model=model, echo=echo, conversation=items,
-        store=store if body.get("store", True) is not False else None, ids=ids, stream=stream,
+        store=store if body.get("store", True) is not False else None, ids=ids,
     )
     return params, ctx
 
