@@ -91,8 +91,7 @@ def e2e(up: Upstream, protocol: str, *, stream: bool, responses: bool) -> c.Buil
     """A whole call through openai's client and the routing transport."""
     import llmswitch
 
-    client = llmswitch.OpenAI(config={"providers": {"p": c.provider_spec(up, protocol, stream=stream)}},
-                              default_headers={"Authorization": "Bearer routed"})
+    client = llmswitch.OpenAI(config={"providers": {"p": c.provider_spec(up, protocol, stream=stream)}})
     model = f"p/{c.model_for(protocol)}"
     if responses:
         def call() -> Any:

@@ -18,9 +18,6 @@ from llmswitch.testing import MockServer
 TOOL = {"type": "function", "name": "get_weather", "description": "Weather for a city", "strict": True,
         "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"],
                        "additionalProperties": False}}
-# openai's client insists on an Authorization header; with a providers file the providers' own
-# credentials are used and this one is dropped by the routing transport
-ROUTED = {"Authorization": "Bearer routed-by-llmswitch"}
 
 
 class Echo(pydantic.BaseModel):
@@ -47,7 +44,7 @@ def config(server: MockServer) -> dict[str, Any]:
 
 @pytest.fixture
 def client(server: MockServer) -> Iterator[llmswitch.OpenAI]:
-    with llmswitch.OpenAI(config=config(server), default_headers=ROUTED) as c:
+    with llmswitch.OpenAI(config=config(server)) as c:
         yield c
 
 
@@ -154,7 +151,7 @@ def test_stream_cut_before_the_commit_point_falls_back(client: llmswitch.OpenAI,
 
 
 async def test_async_create_and_stream(server: MockServer) -> None:
-    async with llmswitch.AsyncOpenAI(config=config(server), default_headers=ROUTED) as client:
+    async with llmswitch.AsyncOpenAI(config=config(server)) as client:
         response = await client.responses.create(model="chat", input="async hello")
         assert response.output_text == "[ds:deepseek-chat] async hello"
         stream = await client.responses.create(model="claude/claude-3-5-haiku-latest", input="async stream",

@@ -17,7 +17,6 @@ from llmswitch.testing import MockServer
 agents = pytest.importorskip("agents")
 pydantic_ai = pytest.importorskip("pydantic_ai")
 
-ROUTED = {"Authorization": "Bearer routed-by-llmswitch"}  # see test_responses_e2e
 TARGETS = ["chat", "claude/claude-3-5-haiku-latest"]
 
 
@@ -40,7 +39,7 @@ async def client() -> AsyncIterator[tuple[llmswitch.AsyncOpenAI, MockServer]]:
             },
             "routes": {"chat": {"targets": ["deepseek/deepseek-chat", "claude/claude-3-5-haiku-latest"]}},
         }
-        async with llmswitch.AsyncOpenAI(config=config, default_headers=ROUTED) as c:
+        async with llmswitch.AsyncOpenAI(config=config) as c:
             yield c, server
 
 

@@ -16,9 +16,6 @@ import pytest
 import llmswitch
 from llmswitch.testing import MockServer
 
-ROUTED = {"Authorization": "Bearer routed-by-llmswitch"}  # see test_responses_e2e
-
-
 ANSWER = {"type": "message", "id": "msg_v", "role": "assistant", "status": "completed",
           "content": [{"type": "output_text", "text": "native answer", "annotations": []}]}
 
@@ -97,7 +94,7 @@ def client(vendor: Vendor) -> Iterator[llmswitch.OpenAI]:
                                         "retry": {"max_attempts": 1}},
                        "bridged_first": {"targets": ["deepseek/deepseek-chat", "native/gpt-4o"]}},
         }
-        with llmswitch.OpenAI(config=config, default_headers=ROUTED) as c:
+        with llmswitch.OpenAI(config=config) as c:
             yield c
 
 
