@@ -38,7 +38,6 @@ class ResponseEvents:
         self.ctx = ctx
         self.sequence = 0
         self.started = False
-        self.finished = False
         self.model = ctx.model
         self.output: list[dict[str, Any]] = []
         self.current: _Item | None = None
@@ -92,7 +91,6 @@ class ResponseEvents:
         self._close_current(events, status)
         final = response(self.ctx, self.model, status, self.output, incomplete, self.usage)
         self._emit(events, {"type": f"response.{status}", "response": final})
-        self.finished = True
         self.ctx.remember(final, self.output)
         return events
 
@@ -108,7 +106,6 @@ class ResponseEvents:
         error = {"code": code, "message": message}
         final = response(self.ctx, self.model, "failed", self.output, None, self.usage, error)
         self._emit(events, {"type": "response.failed", "response": final})
-        self.finished = True
         return events
 
     # -- items ----------------------------------------------------------------------------------
