@@ -91,7 +91,10 @@ def e2e(up: Upstream, protocol: str, *, stream: bool, responses: bool) -> c.Buil
     """A whole call through openai's client and the routing transport."""
     import llmswitch
 
-    client = llmswitch.OpenAI(config={"providers": {"p": c.provider_spec(up, protocol, stream=stream)}})
+    spec = c.provider_spec(up, protocol, stream=stream)
+    if protocol == "openai":
+        spec["responses"] = False  # the canned upstream speaks chat completions only: bridge it too
+    client = llmswitch.OpenAI(config={"providers": {"p": spec}})
     model = f"p/{c.model_for(protocol)}"
     if responses:
         def call() -> Any:
