@@ -182,6 +182,8 @@ class ProviderConfig(BaseModel):
     # a list of names, or name → {context_window, max_output, capabilities}; when given, routes
     # may only name these models
     models: dict[str, ModelSpec] = {}
+    # serves OpenAI's Responses API natively: true (at base_url), false (bridge it), or its base URL
+    responses: bool | str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -203,6 +205,11 @@ class ProviderConfig(BaseModel):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else check_url(value)
+
+    @field_validator("responses")
+    @classmethod
+    def _responses_url(cls, value: bool | str | None) -> bool | str | None:
+        return check_url(value) if isinstance(value, str) else value
 
 
 def check_url(value: str) -> str:
@@ -594,7 +601,7 @@ def _summary(name: str, problems: list[str]) -> str:
     return "\n".join([head, *("  " + p for p in problems)])
 
 
-_KNOWN_PROVIDER_KEYS = ("base_url", "headers", "strict", "timeouts", "prices", "models")
+_KNOWN_PROVIDER_KEYS = ("base_url", "headers", "strict", "timeouts", "prices", "models", "responses")
 
 
 def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tuple[Provider | None, list[str]]:
@@ -626,6 +633,8 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
         if not credentials.get(cred):
             hint = f" (or set {preset.env_key})" if cred == "api_key" and preset.env_key else ""
             issues.append(f"{_where(name, lines, ('providers', pname))}: missing credential {cred!r}{hint}")
+    if spec.responses is not None:
+        options["responses"] = spec.responses
     base_url = spec.base_url or preset.base_url
     if preset.protocol == "mock" and base_url is None:
         base_url = f"http://llmswitch.mock/{pname}/v1"

@@ -10,8 +10,9 @@ JSON, or SSE re-encoded from the vendor's stream — so every openai helper (``p
 Failures are raised as llmswitch's typed errors: they subclass ``openai.OpenAIError``, which
 openai's client propagates as they are, without retrying them again (the router already did).
 
-What is routed: ``POST /chat/completions`` and ``/embeddings``; ``GET /models`` and
-``/models/{id}`` when a providers file is in use. Everything else passes through unchanged to the
+What is routed: ``POST /chat/completions`` and ``/embeddings``; ``POST /responses`` and ``GET``/``DELETE
+/responses/{id}`` (:mod:`.routing_responses`); ``GET /models`` and ``/models/{id}`` when a providers
+file is in use. Everything else passes through unchanged to the
 pass-through provider (the ``base_url`` one with no file; the file's ``passthrough:`` provider,
 else its first ``openai``-type one), or is refused with openai's ``NotFoundError`` saying why.
 """
@@ -213,6 +214,12 @@ class RoutingTransport(httpx2.BaseTransport):
         limits: ClientLimits = request.extensions.get(EXTENSION) or ClientLimits()
         path = routing.relative(request, limits)
         content = request.read()
+        if path.startswith("/responses"):
+            from .routing_responses import handle
+
+            answered = handle(self, request, path, content, limits)
+            if answered is not None:
+                return answered
         operation = routing.operation(request.method, path)
         if operation is not None:
             call = prepare(routing.router, operation, _body(request, content), timeout=limits.timeout,
@@ -248,6 +255,12 @@ class AsyncRoutingTransport(httpx2.AsyncBaseTransport):
         limits: ClientLimits = request.extensions.get(EXTENSION) or ClientLimits()
         path = routing.relative(request, limits)
         content = await request.aread()
+        if path.startswith("/responses"):
+            from .routing_responses import handle_async
+
+            answered = await handle_async(self, request, path, content, limits)
+            if answered is not None:
+                return answered
         operation = routing.operation(request.method, path)
         if operation is not None:
             call = prepare(routing.router, operation, _body(request, content), timeout=limits.timeout,

@@ -18,6 +18,7 @@ __all__ = [
     "Preset",
     "Quirks",
     "Range",
+    "ResponsesAPI",
     "get_preset",
     "preset_names",
 ]
@@ -104,6 +105,19 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class ResponsesAPI:
+    """The vendor serves OpenAI's Responses API itself, so ``/responses`` passes through unbridged.
+
+    ``base_url`` is where it differs from the preset's (used only while a provider keeps the
+    preset's default); ``path`` is the endpoint under it; ``models`` limits it to those models.
+    """
+
+    base_url: str | None = None
+    path: str = "/responses"
+    models: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
 class Preset:
     """A provider type usable as ``type:`` in the providers file."""
 
@@ -119,6 +133,7 @@ class Preset:
     default_model: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)  # protocol options (api_version, …)
     description: str = ""
+    responses: ResponsesAPI | None = None  # serves /responses natively (else llmswitch bridges it)
 
     def model_info(self, model: str) -> ModelInfo | None:
         return self.models.get(model)

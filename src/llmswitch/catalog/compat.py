@@ -7,7 +7,7 @@ providers file can override them per model. Vendors that also have a native adap
 
 from __future__ import annotations
 
-from ..catalog import ModelInfo, Preset, Quirks, Range
+from ..catalog import ModelInfo, Preset, Quirks, Range, ResponsesAPI
 
 _CHAT = frozenset({"chat", "stream", "tools", "json_mode"})
 _VISION = _CHAT | {"vision"}
@@ -54,6 +54,7 @@ PRESETS: tuple[Preset, ...] = (
             "text-embedding-3-large": _usd(8_191, 0.13, 0.0, _EMBED),
         },
         default_model="gpt-4o-mini",
+        responses=ResponsesAPI(),
     ),
     Preset(
         name="azure",
@@ -63,6 +64,7 @@ PRESETS: tuple[Preset, ...] = (
         env_key="AZURE_OPENAI_API_KEY",
         options={"api_version": "2024-10-21"},
         description="Azure OpenAI: model = deployment name; api-key header; api-version query",
+        responses=ResponsesAPI(path="/openai/v1/responses"),  # the v1 API: no deployment, no api-version
     ),
     _compatible(
         "deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DeepSeek",
@@ -102,6 +104,7 @@ PRESETS: tuple[Preset, ...] = (
             "doubao-embedding-text-240715": _cny(4_096, 0.7, 0.0, _EMBED),
         },
         default_model="doubao-1-5-pro-32k-250115",
+        responses=ResponsesAPI(),  # Ark serves /responses at its usual base URL
     ),
     _compatible(
         "spark", "https://spark-api-open.xf-yun.com/v1", "SPARK_API_PASSWORD", "iFlytek Spark (HTTP)",

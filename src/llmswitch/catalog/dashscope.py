@@ -6,7 +6,7 @@ the lowest input tier where prices are tiered). They drift; a providers file can
 
 from __future__ import annotations
 
-from ..catalog import ModelInfo, Preset, Quirks, Range
+from ..catalog import ModelInfo, Preset, Quirks, Range, ResponsesAPI
 
 _CHAT = frozenset({"chat", "stream", "tools", "json_mode"})
 _VISION = frozenset({"chat", "stream", "vision"})
@@ -45,6 +45,11 @@ _OPENAI_ONLY = frozenset({"store", "metadata", "service_tier", "prediction", "mo
                           "reasoning_effort", "web_search_options", "verbosity", "prompt_cache_key",
                           "safety_identifier"})
 
+# Model Studio serves OpenAI's Responses API on its compatible-mode base URL, for these models only
+# ("OpenAI Responses API compatibility", Model Studio docs, 2026-02)
+_RESPONSES_MODELS = frozenset({"qwen3.5-plus", "qwen3.5-plus-2026-02-15", "qwen3.5-397b-a17b", "qwen3-max",
+                               "qwen3-max-2026-01-23"})
+
 PRESETS: tuple[Preset, ...] = (
     Preset(
         name="dashscope",
@@ -55,6 +60,7 @@ PRESETS: tuple[Preset, ...] = (
         models=MODELS,
         default_model="qwen-plus",
         description="Alibaba Qwen, native DashScope API (intl: https://dashscope-intl.aliyuncs.com/api/v1)",
+        responses=ResponsesAPI(base_url="https://dashscope.aliyuncs.com/compatible-mode/v1", models=_RESPONSES_MODELS),
     ),
     Preset(
         name="dashscope-compat",
@@ -77,5 +83,6 @@ PRESETS: tuple[Preset, ...] = (
         models=MODELS,
         default_model="qwen-plus",
         description="Alibaba Qwen, DashScope OpenAI-compatible mode",
+        responses=ResponsesAPI(models=_RESPONSES_MODELS),
     ),
 )
