@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from .instances import instance_of, schema_in_text, shapeless
 
-__all__ = ["Fault", "MockCall", "Reply", "Script", "ToolCall", "reply_for", "split_words"]
+__all__ = ["Fault", "MockCall", "Reply", "Script", "ToolCall", "function_schemas", "reply_for", "split_words"]
 
 
 @dataclass
@@ -29,6 +29,7 @@ class MockCall:
     stream: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)  # OpenAI-shaped
     tools: list[str] = field(default_factory=list)  # tool names offered
+    tool_schemas: Mapping[str, Any] = field(default_factory=dict)  # name → parameters schema, where known
     json_mode: bool = False
     # structured output: the JSON Schema the answer must follow (a native field, or JSON mode whose
     # schema the protocol found); with ``forced_tool``, the answer is a call of that tool instead
@@ -202,10 +203,9 @@ def reply_for(call: MockCall, *, tag: str = "mock", completion_tokens: int | Non
         return Reply("", [forced], "tool_calls", prompt_tokens, _count_tokens(arguments))
     if call.tools:
         wanted = [name for name in call.tools if name in user_text] or call.tools[:1]
-        calls = [
-            ToolCall(id=f"call_{i}_{name}", name=name, arguments=f'{{"query": "{_json_safe(user_text)}"}}')
-            for i, name in enumerate(wanted)
-        ]
+        calls = [ToolCall(id=f"call_{i}_{name}", name=name,
+                          arguments=_tool_arguments(call.tool_schemas.get(name), user_text))
+                 for i, name in enumerate(wanted)]
         return Reply("", calls, "tool_calls", prompt_tokens, 5 * len(calls))
     if schema is not None:
         text = json.dumps(instance_of(schema), ensure_ascii=False)
@@ -231,6 +231,26 @@ def _prompted_schema(call: MockCall) -> Mapping[str, Any] | None:
             if schema is not None:
                 return schema  # type: ignore[no-any-return]
     return None
+
+
+def function_schemas(tools: Any) -> dict[str, Any]:
+    """name → parameters schema of OpenAI-shaped ``tools`` (what most protocols send)."""
+    return {t["function"]["name"]: t["function"].get("parameters") for t in tools or ()
+            if isinstance(t, Mapping) and isinstance(t.get("function"), Mapping) and "name" in t["function"]}
+
+
+def _tool_arguments(schema: Any, user_text: str) -> str:
+    """A tool call's arguments: an instance of its parameters schema whose top-level strings echo
+    the user's text (a schema-less tool gets ``{"query": text}``), so tests can predict them."""
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(properties, Mapping) or not properties:
+        return json.dumps({"query": user_text}, ensure_ascii=False)
+    arguments = instance_of(schema)
+    if isinstance(arguments, dict):
+        for name, spec in properties.items():
+            if isinstance(spec, Mapping) and spec.get("type") == "string" and "enum" not in spec:
+                arguments[name] = user_text
+    return json.dumps(arguments, ensure_ascii=False)
 
 
 def _trailing_tools(messages: list[dict[str, Any]]) -> int:

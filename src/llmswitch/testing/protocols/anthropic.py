@@ -72,6 +72,7 @@ class AnthropicProtocol(MockProtocol):
             stream=bool(body.get("stream")),
             messages=messages,
             tools=[t["name"] for t in body.get("tools") or [] if "name" in t],
+                tool_schemas={t["name"]: t.get("input_schema") for t in body.get("tools") or [] if "name" in t},
             json_mode="json" in system.lower(),
             schema=schema,
             forced_tool=forced,

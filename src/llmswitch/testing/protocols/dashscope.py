@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..scenario import MockCall, Reply, split_words
+from ..scenario import MockCall, Reply, function_schemas, split_words
 from .base import MockProtocol, MockRequest, Rendered, dumps, forced_function
 
 __all__ = ["DashScopeCall", "DashScopeProtocol"]
@@ -59,6 +59,7 @@ class DashScopeProtocol(MockProtocol):
                 stream=sse_header or accept,
                 messages=[_openai_message(m) for m in body["input"]["messages"]],
                 tools=[t["function"]["name"] for t in parameters.get("tools") or [] if "function" in t],
+                tool_schemas=function_schemas(parameters.get("tools")),
                 json_mode=response_format.get("type") == "json_object",
                 max_tokens=parameters.get("max_tokens"),
                 **_forced(parameters),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..scenario import MockCall, Reply, split_words
+from ..scenario import MockCall, Reply, function_schemas, split_words
 from .base import MockProtocol, MockRequest, Rendered, dumps, forced_function, sse
 
 _ERROR_TYPES = {
@@ -42,6 +42,7 @@ class OpenAIProtocol(MockProtocol):
                 stream=bool(body.get("stream")),
                 messages=list(body.get("messages") or []),
                 tools=[t["function"]["name"] for t in body.get("tools") or [] if "function" in t],
+                tool_schemas=function_schemas(body.get("tools")),
                 json_mode=response_format.get("type") in ("json_object", "json_schema"),
                 schema=parameters if forced else (response_format.get("json_schema") or {}).get("schema"),
                 forced_tool=forced,
