@@ -102,5 +102,6 @@ def test_the_migrated_app_gives_the_same_results_through_the_drafted_providers(a
     assert before["main"] == "[openai:gpt-4o-mini] What is a circuit breaker?"
     assert unconfigured == before  # without a providers file, llmswitch's client behaves as openai's
     assert untagged(after) == untagged(before)
-    assert (after["cheap"], after["qwen"]) == ("[deepseek:deepseek-chat] Summarise failover", "[dashscope:qwen-plus] Say hello")
+    assert (after["cheap"], after["qwen"]) == ("[deepseek:deepseek-chat] Summarise failover",
+                                               "[dashscope:qwen-plus] Say hello")
     assert served == {"openai": 2, "deepseek": 1, "dashscope": 2}  # chat + embeddings; native DashScope protocol

@@ -63,8 +63,8 @@ def migrate(paths: Iterable[str | Path]) -> Migration:
             source = path.read_text(encoding="utf-8")
             done = rewrite(source, path.as_posix())
         except (UnicodeDecodeError, ParserSyntaxError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            result.skipped.append(Site(path.as_posix(), getattr(exc, "raw_line", 0) or 0, f"not parsed: {first}"))
+            why = getattr(exc, "message", None) or str(exc).strip().splitlines()[0]
+            result.skipped.append(Site(path.as_posix(), getattr(exc, "raw_line", 0) or 0, f"not parsed: {why}"))
             continue
         if done.after != source:
             result.files.append((path, source, done.after))

@@ -190,6 +190,8 @@ class _Scan(cst.CSTVisitor):
             var, literal = _env_var(arg.value), _string(arg.value)
             if var:
                 into.setdefault(target, f"${{{var}}}")
+                if isinstance(arg.value, cst.Call):  # .get() / getenv(): the code copes when it is unset
+                    self.facts.optional_vars.add(var)
             elif literal is not None and target == "api_key":
                 self.facts.warnings.append(self.site(arg, "a literal API key: not copied into the providers file "
                                                           "(it uses an environment variable); move it out of the code"))
@@ -249,25 +251,21 @@ class _Rewriter(cst.CSTTransformer):
                                   ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine] | \
             cst.RemovalSentinel:
         body: list[cst.BaseSmallStatement] = []
-        added: list[cst.ImportFrom] = []
+        changed = False
         for index, statement in enumerate(original.body):
             split = self._split(statement) if isinstance(statement, cst.ImportFrom) else None
             if split is None:
                 body.append(updated.body[index])
-                continue
-            stay, moved = split
-            if stay is not None:
-                body.append(stay)
-            if moved is not None:
-                added.append(moved)
-        if len(body) == len(original.body) and not added:
+            else:
+                changed = True
+                body += [s for s in split if s is not None]
+        if not changed:
             return updated
-        if not body and not added:
+        if not body:
             return cst.RemovalSentinel.REMOVE  # every name it imported is imported from llmswitch already
-        if len(original.body) > 1 or not body:
-            return updated.with_changes(body=[*body, *added])
-        return cst.FlattenSentinel([updated.with_changes(body=body),
-                                    *(cst.SimpleStatementLine(body=[a]) for a in added)])
+        if len(original.body) == 1 and len(body) == 2:  # what stays with openai, then the llmswitch import
+            return cst.FlattenSentinel([updated.with_changes(body=body[:1]), cst.SimpleStatementLine(body=body[1:])])
+        return updated.with_changes(body=body)
 
     def _split(self, node: cst.ImportFrom) -> tuple[cst.ImportFrom | None, cst.ImportFrom | None] | None:
         """``from openai import …`` → (what stays with openai, the llmswitch import), None for nothing."""

@@ -55,8 +55,10 @@ def _provider(name: str, facts: Facts) -> dict[str, Any]:
                     "azure": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")}[name]
         spec["api_key"] = seen.get("api_key", f"${{{implicit[0]}}}")
         default_url = f":-{preset.base_url}" if preset.base_url else ""
-        url = seen.get("base_url", f"${{{implicit[1]}}}")  # openai's client reads the variable when not given
-        if url.startswith("${") and ":-" not in url:
+        url = seen.get("base_url")
+        if url is None:  # openai's client reads the variable itself, and has a default
+            url = f"${{{implicit[1]}{default_url}}}"
+        elif url[2:-1] in facts.optional_vars:  # read with os.getenv(): unset means the default
             url = url[:-1] + default_url + "}"
         spec["base_url"] = url
         if "api_version" in seen:

@@ -25,6 +25,7 @@ class Facts:
 
     models: dict[str, Site] = field(default_factory=dict)  # model name → where it was first seen
     env_vars: set[str] = field(default_factory=set)  # every environment variable the code reads by name
+    optional_vars: set[str] = field(default_factory=set)  # client settings read with a fallback (getenv)
     clients: int = 0  # OpenAI / AsyncOpenAI constructions
     # Azure clients' settings: field → "${VAR}" or a literal (api_version, endpoint; never a key)
     azure: dict[str, str] = field(default_factory=dict)
@@ -37,6 +38,7 @@ class Facts:
         for name, site in other.models.items():
             self.models.setdefault(name, site)
         self.env_vars |= other.env_vars
+        self.optional_vars |= other.optional_vars
         self.clients += other.clients
         self.azure_clients += other.azure_clients
         for mine, theirs in ((self.azure, other.azure), (self.openai, other.openai)):
