@@ -11,7 +11,7 @@ traced alike. Names and attributes follow the OpenTelemetry GenAI semantic conve
   ``gen_ai.provider.name``, ``gen_ai.request.model``, ``server.address``/``server.port``,
   ``llmswitch.attempt``, ``llmswitch.fallback.reason`` (why the previous target was left),
   ``llmswitch.breaker.state``, and on failure ``error.type`` with ERROR status. The serving
-  attempt also carries the response attributes and ends with the call;
+  attempt also carries the response attributes and ends with the call (a stream: at its end);
 - metrics ``gen_ai.client.operation.duration``, ``gen_ai.client.operation.time_to_first_chunk``
   (streams) and ``gen_ai.client.token.usage``, with the conventions' advised buckets.
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
 
     from ..errors import Attempt
+    from ..policies import CircuitBreaker
     from ..router import Hook, RouteInfo, Router
 
 __all__ = ["OtelHooks", "continue_trace"]
@@ -72,20 +73,28 @@ def continue_trace(headers: Mapping[str, str]) -> Iterator[None]:
 
 
 class _Call:
-    """What the hooks keep for one call (on ``RouteInfo.telemetry``)."""
+    """What the hooks gather for one call (on ``RouteInfo.telemetry``); spans are made from it at the end."""
 
-    __slots__ = ("attrs", "fallback", "serving", "span", "started")
+    __slots__ = ("attempts", "attrs", "fallbacks", "parent", "pending", "span_attrs", "start_ns", "started")
 
-    def __init__(self, span: Span, attrs: dict[str, Any]) -> None:
-        self.span = span
+    def __init__(self, attrs: dict[str, Any], span_attrs: dict[str, Any]) -> None:
         self.attrs = attrs  # the metric attributes
+        self.span_attrs = span_attrs
+        self.parent = context.get_current()  # the caller's context: an incoming traceparent, an app span
+        self.start_ns = time.time_ns()
         self.started = time.perf_counter()
-        self.fallback: tuple[str, str] | None = None  # (failed target, its failure class)
-        self.serving: Span | None = None
+        self.fallbacks: list[tuple[int, dict[str, str]]] = []  # (time, event attributes)
+        self.pending: dict[str, str] | None = None  # the fallback the next attempt follows
+        self.attempts: list[tuple[Attempt, int, dict[str, Any]]] = []  # (attempt, end time, its attributes)
 
 
 class OtelHooks:
-    """The router hooks that emit spans and metrics; one instance per Router."""
+    """The router hooks that emit spans and metrics; one instance per Router.
+
+    The hooks during a call only note what happened; :meth:`on_end` makes every span at once, with
+    its real start and end times. So each span is built with all its attributes in one go (the
+    SDK's cost is per call, not per attribute set), and a call that never ends leaves no open span.
+    """
 
     def __init__(self, router: Router, *, tracer_provider: TracerProvider | None = None,
                  meter_provider: MeterProvider | None = None, capture_content: bool = False) -> None:
@@ -104,6 +113,7 @@ class OtelHooks:
             "gen_ai.client.token.usage", unit="{token}", description="Tokens used per call",
             explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS)
         self._targets: dict[str, dict[str, Any]] = {}  # "provider/model" → its static attributes
+        self._breakers: dict[tuple[str, str | None], CircuitBreaker | None] = {}
 
     def hooks(self) -> dict[str, Hook]:
         return {"on_start": self.on_start, "on_attempt": self.on_attempt, "on_fallback": self.on_fallback,
@@ -126,67 +136,84 @@ class OtelHooks:
             span_attrs["gen_ai.request.stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         if self._content and params.get("messages") is not None:
             span_attrs["gen_ai.input.messages"] = _json(params["messages"])
-        span = self._tracer.start_span(f"{operation} {model}", kind=SpanKind.INTERNAL, attributes=span_attrs)
-        info.telemetry = _Call(span, attrs)
+        info.telemetry = _Call(attrs, span_attrs)
 
     def on_attempt(self, info: RouteInfo, attempt: Attempt) -> None:
         call = info.telemetry
         if not isinstance(call, _Call):
             return
-        now = time.time_ns()
         attrs = dict(self._target(attempt.target))
-        attrs["gen_ai.operation.name"] = call.attrs["gen_ai.operation.name"]
         attrs["llmswitch.attempt"] = info.attempt_count
-        attrs["llmswitch.breaker.state"] = self._breaker(attempt.target, info.route)
-        if call.fallback is not None:
-            attrs["llmswitch.fallback.from"], attrs["llmswitch.fallback.reason"] = call.fallback
-            call.fallback = None
-        span = self._tracer.start_span(f"{call.attrs['gen_ai.operation.name']} {attrs['gen_ai.request.model']}",
-                                       context=trace.set_span_in_context(call.span), kind=SpanKind.CLIENT,
-                                       attributes=attrs, start_time=now - int(attempt.elapsed * 1e9))
-        if attempt.error is None:
-            call.serving = span  # it ends with the call, once the response is known
-            return
-        _failed(span, attempt.error, attempt.kind, self._router.redact)
-        span.end(now)
+        breaker = self._breaker(attempt.target, info.route)
+        if breaker is not None:
+            attrs["llmswitch.breaker.state"] = breaker.state
+        if call.pending is not None:  # the attempt after a fallback says why the previous target was left
+            attrs["llmswitch.fallback.from"] = call.pending["llmswitch.fallback.from"]
+            attrs["llmswitch.fallback.reason"] = call.pending["llmswitch.fallback.reason"]
+            call.pending = None
+        call.attempts.append((attempt, time.time_ns(), attrs))
 
     def on_fallback(self, info: RouteInfo, failed: Attempt, next_target: str) -> None:
         call = info.telemetry
         if isinstance(call, _Call):
-            call.fallback = (failed.target, failed.kind or "other")
-            call.span.add_event("llmswitch.fallback", {"llmswitch.fallback.from": failed.target,
-                                                       "llmswitch.fallback.to": next_target,
-                                                       "llmswitch.fallback.reason": failed.kind or "other"})
+            event = {"llmswitch.fallback.from": failed.target, "llmswitch.fallback.to": next_target,
+                     "llmswitch.fallback.reason": failed.kind or "other"}
+            call.fallbacks.append((time.time_ns(), event))
+            call.pending = event
 
     def on_end(self, info: RouteInfo, error: BaseException | None, response: Mapping[str, Any] | None) -> None:
         call = info.telemetry
         if not isinstance(call, _Call):
             return
         info.telemetry = None
-        span, attrs = call.span, call.attrs
+        end_ns = time.time_ns()
         result = self._result(info, response)
+        span = self._call_span(call, info, error, result)
+        parent = trace.set_span_in_context(span)
+        operation = call.attrs["gen_ai.operation.name"]
+        for attempt, ended, attrs in call.attempts:
+            serving = attempt.error is None
+            failure = error if serving else attempt.error
+            attrs["gen_ai.operation.name"] = operation
+            if serving:
+                attrs.update(result)
+            if failure is not None:
+                attrs.update(_error_attrs(failure, None if serving else attempt.kind))
+            child = self._tracer.start_span(f"{operation} {attrs['gen_ai.request.model']}", context=parent,
+                                            kind=SpanKind.CLIENT, attributes=attrs,
+                                            start_time=ended - int(attempt.elapsed * 1e9))
+            if failure is not None:
+                child.set_status(Status(StatusCode.ERROR, self._router.redact(str(failure))[:500]))
+            child.end(end_ns if serving else ended)  # the serving attempt lasts as long as the call (a stream)
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, self._router.redact(str(error))[:500]))
+        span.end(end_ns)
+        self._record(info, call.attrs, time.perf_counter() - call.started)
+
+    def _call_span(self, call: _Call, info: RouteInfo, error: BaseException | None,
+                   result: dict[str, Any]) -> Span:
+        """The call's span, started at the call's start with every attribute; the metric attributes too."""
+        attrs = call.attrs
+        span_attrs = {**call.span_attrs, **result, "llmswitch.attempts": info.attempt_count}
         if info.provider is not None:
-            attrs["gen_ai.provider.name"] = self._target(f"{info.provider}/{info.model}")["gen_ai.provider.name"]
+            served = self._target(f"{info.provider}/{info.model}")
+            attrs["gen_ai.provider.name"] = served["gen_ai.provider.name"]
+            span_attrs["llmswitch.target"] = served["llmswitch.target"]
         if "gen_ai.response.model" in result:
             attrs["gen_ai.response.model"] = result["gen_ai.response.model"]
-        span.set_attributes(result)
-        span.set_attributes({"llmswitch.attempts": info.attempt_count, "llmswitch.fallbacks": info.fallbacks,
-                             "llmswitch.retries": info.retries})
-        if info.provider is not None:
-            span.set_attribute("llmswitch.target", f"{info.provider}/{info.model}")
+        if info.fallbacks or info.retries:  # each attribute costs the SDK a little: none that says nothing
+            span_attrs["llmswitch.fallbacks"], span_attrs["llmswitch.retries"] = info.fallbacks, info.retries
         for currency, cost in (("usd", info.cost_usd), ("cny", info.cost_cny)):
             if cost is not None:
-                span.set_attribute(f"llmswitch.cost.{currency}", cost)
-        if call.serving is not None:
-            call.serving.set_attributes(result)
-            if error is not None:
-                _failed(call.serving, error, getattr(error, "kind", None), self._router.redact)
-            call.serving.end()
+                span_attrs[f"llmswitch.cost.{currency}"] = cost
         if error is not None:
-            _failed(span, error, getattr(error, "kind", None), self._router.redact)
-            attrs["error.type"] = type(error).__name__
-        span.end()
-        self._record(info, attrs, time.perf_counter() - call.started)
+            attrs["error.type"] = span_attrs["error.type"] = type(error).__name__
+        span = self._tracer.start_span(f"{attrs['gen_ai.operation.name']} {attrs['gen_ai.request.model']}",
+                                       context=call.parent, kind=SpanKind.INTERNAL, attributes=span_attrs,
+                                       start_time=call.start_ns)
+        for when, event in call.fallbacks:
+            span.add_event("llmswitch.fallback", event, when)
+        return span
 
     # -- parts -------------------------------------------------------------------------------------
     def _result(self, info: RouteInfo, response: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -237,21 +264,25 @@ class OtelHooks:
             self._targets[key] = found
         return found
 
-    def _breaker(self, target: str, route: str | None) -> str:
-        try:
-            return self._router.breaker(target, route).state
-        except Exception:  # a target the router cannot name (never expected): the span still goes out
-            return "unknown"
+    def _breaker(self, target: str, route: str | None) -> CircuitBreaker | None:
+        key = (target, route)
+        if key not in self._breakers:
+            try:
+                self._breakers[key] = self._router.breaker(target, route)
+            except Exception:  # a target the router cannot name (never expected): spans go out without it
+                self._breakers[key] = None
+        return self._breakers[key]
 
 
-def _failed(span: Span, error: BaseException, kind: str | None, redact: Any) -> None:
-    span.set_attribute("error.type", type(error).__name__)
+def _error_attrs(error: BaseException, kind: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"error.type": type(error).__name__}
+    kind = kind or getattr(error, "kind", None)
     if kind:
-        span.set_attribute("llmswitch.error.kind", kind)
+        out["llmswitch.error.kind"] = kind
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
-        span.set_attribute("http.response.status_code", status)
-    span.set_status(Status(StatusCode.ERROR, redact(str(error))[:500]))
+        out["http.response.status_code"] = status
+    return out
 
 
 def _json(value: Any) -> str:
