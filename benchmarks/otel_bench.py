@@ -3,8 +3,10 @@
 The same llmswitch client call, side by side in one run against the local upstream (see
 upstream.py): with tracing off, and with ``llmswitch.instrument()`` onto the OpenTelemetry SDK with
 an in-memory span exporter (SimpleSpanProcessor: spans are exported in the calling thread, so their
-cost is all counted) and an in-memory metric reader. Also: the JSON call log at INFO, to a handler
-that formats and drops it. Figures are CPU microseconds per call (process CPU time over sequential
+cost is all counted) and an in-memory metric reader. "sdk floor" is the client plus the same amount of
+SDK work done directly (two spans with as many attributes, three histogram records): the least any
+tracing of a call costs with the Python SDK. Also: the JSON call log at INFO, to a handler that
+formats and drops it. Figures are CPU microseconds per call (process CPU time over sequential
 calls; a stream is one call of 67 chunks), the median of several rounds taken in rotating order.
 The budget: tracing adds at most 10% CPU per call.
 """
@@ -17,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -33,23 +36,61 @@ class _Drop(logging.Handler):
         self.format(record)
 
 
+def _sdk() -> tuple[Any, Any, Any]:
+    """OpenTelemetry SDK providers exporting to memory: (tracer provider, meter provider, span exporter)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    return tracer_provider, MeterProvider(metric_readers=[InMemoryMetricReader()]), spans
+
+
+def _floor(build: Callable[[Upstream], c.Built]) -> Callable[[Upstream], c.Built]:
+    """``build`` plus the SDK work our tracing asks for, done directly: two spans (call, attempt) with as many
+    attributes as ours and three histogram records. What tracing costs at the least, whoever writes it."""
+
+    def direct(up: Upstream) -> c.Built:
+        from opentelemetry import trace
+
+        tracer_provider, meter_provider, spans = _sdk()
+        tracer = tracer_provider.get_tracer("floor")
+        histogram = meter_provider.get_meter("floor").create_histogram("h")
+        call_attrs = {f"call.{i}": "value" for i in range(11)}
+        attempt_attrs = {f"attempt.{i}": "value" for i in range(14)}
+        metric_attrs = {f"metric.{i}": "value" for i in range(4)}
+        built = build(up)
+        calls = 0
+
+        def call() -> object:
+            nonlocal calls
+            calls += 1
+            if calls % 500 == 0:
+                spans.clear()
+            result = built.call()
+            span = tracer.start_span("call", attributes=call_attrs)
+            tracer.start_span("attempt", trace.set_span_in_context(span), attributes=attempt_attrs).end()
+            span.end()
+            for value in (0.5, 10, 20):
+                histogram.record(value, metric_attrs)
+            return result
+
+        return c.Built(call, built.close)
+
+    return direct
+
+
 def _otel(build: Callable[[Upstream], c.Built]) -> Callable[[Upstream], c.Built]:
     """``build`` with tracing on: clients made after instrument() are traced."""
 
     def traced(up: Upstream) -> c.Built:
-        from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
         from llmswitch import telemetry
 
-        spans = InMemorySpanExporter()
-        tracer_provider = TracerProvider()
-        tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-        reader = InMemoryMetricReader()
-        meter_provider = MeterProvider(metric_readers=[reader])
+        tracer_provider, meter_provider, spans = _sdk()
         telemetry.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
         try:
             built = build(up)
@@ -133,7 +174,8 @@ def main() -> None:
         print(f"upstream: {up.kind}; {s.rounds} rounds")
         for label, build, calls in (("plain", c.llmswitch_plain, s.plain_calls),
                                     ("stream", c.llmswitch_stream, s.stream_calls)):
-            figures = measure(up, {"off": build, "otel": _otel(build), "call log": _logged(build)}, calls, s,
+            figures = measure(up, {"off": build, "otel": _otel(build), "sdk floor": _floor(build),
+                                   "call log": _logged(build)}, calls, s,
                               batch=20 if label == "plain" else 5)
             base = figures["off"].median
             for figure in figures.values():
