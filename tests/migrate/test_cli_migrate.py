@@ -33,7 +33,7 @@ def test_a_dry_run_prints_the_diff_and_summary_and_writes_nothing(project: Path)
             "+from openai import APIError  # the sync client\n"
             "+from llmswitch import OpenAI\n") in result.stdout
     assert "--- providers.yaml (draft, not written)" in result.stdout
-    assert "8 file(s) scanned, 4 to change, 8 site(s) changed, 1 site(s) left as they are" in result.stderr
+    assert "8 file(s) scanned, 4 to change, 10 site(s) changed, 1 site(s) left as they are" in result.stderr
     assert "left     app/entra.py:7: AsyncAzureOpenAI(...) left as it is" in result.stderr
     assert "dry run: nothing written" in result.stderr
     assert snapshot(project) == before and not (project / "providers.yaml").exists()

@@ -43,7 +43,7 @@ def test_the_fixture_app_migrates_to_exactly_the_expected_tree(app: Path, monkey
     plan.write()
     (app / "providers.yaml").write_text(render(draft(plan.facts), plan.scanned))
     assert files(app) == files(EXPECTED)
-    assert (plan.scanned, len(plan.files), len(plan.changed)) == (8, 4, 8)
+    assert (plan.scanned, len(plan.files), len(plan.changed)) == (8, 4, 10)
     assert [str(s) for s in plan.skipped] == [
         "app/entra.py:7: AsyncAzureOpenAI(...) left as it is: Entra ID tokens are not supported by the azure "
         "provider (api_key only)"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 from otel_support import Otel, make_otel
@@ -196,11 +197,22 @@ def test_a_callers_traceparent_is_the_parent_of_the_call_span(otel: Otel, server
         assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (3, 5)
 
 
-def test_the_providers_file_turns_tracing_on(server: MockServer) -> None:
+def test_the_providers_file_turns_tracing_on_with_the_global_providers(server: MockServer,
+                                                                       http: httpx2.Client) -> None:
+    found = make_otel()
+    trace.set_tracer_provider(found.tracer_provider)  # once per process, as an application does at start-up
+    metrics.set_meter_provider(found.meter_provider)
+    if trace.get_tracer_provider() is not found.tracer_provider:
+        pytest.skip("another global tracer provider was set earlier in this process")
     assert not telemetry.instrumented()
-    off = Router(llmswitch.load_config(config(server)))
-    on = Router(llmswitch.load_config(config(server, telemetry={"otel": True})))
-    assert "on_start" not in off.hooks and "on_start" in on.hooks
+    with llmswitch.OpenAI(config=config(server), http_client=http) as client:
+        client.chat.completions.create(model="chat", messages=MESSAGES)
+    assert found.spans.get_finished_spans() == ()  # the file does not ask for it: off
+    with llmswitch.OpenAI(config=config(server, telemetry={"otel": True}), http_client=http) as client:
+        client.chat.completions.create(model="chat", messages=MESSAGES)
+    call, (attempt,) = split(found)
+    assert (call.attributes or {})["llmswitch.target"] == (attempt.attributes or {})["llmswitch.target"] == "a/gpt-4o"
+    assert len(points(found, "gen_ai.client.operation.duration")) == 1
 
 
 def test_an_unknown_telemetry_key_is_a_config_error_naming_it(tmp_path: Any) -> None:

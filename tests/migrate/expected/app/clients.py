@@ -19,5 +19,13 @@ def make_async_client() -> llmswitch.AsyncOpenAI:
     return llmswitch.AsyncOpenAI(max_retries=1)  # reads OPENAI_API_KEY / OPENAI_BASE_URL itself
 
 
+# fmt: off
+CLIENT_CLASSES = {
+    "sync":  llmswitch.OpenAI,       # aligned by hand
+    "async": llmswitch.AsyncOpenAI,
+}
+# fmt: on
+
+
 def is_rate_limited(exc: Exception) -> bool:
     return isinstance(exc, openai.RateLimitError)
