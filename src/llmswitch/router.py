@@ -27,7 +27,7 @@ Hooks (``OpenAI(hooks={...})``, plus those :func:`llmswitch.instrument` installs
 inline and never allowed to break a call:
 
 - ``on_start(info: RouteInfo, model: str, operation: str, stream: bool, params: Mapping)`` — when
-  the plan is made, in the caller's context (tracing opens the call's span here);
+  the plan is made, in the caller's context (tracing notes the caller's trace here);
 - ``on_attempt(info: RouteInfo, attempt: Attempt)`` — after every attempt, success or failure
   (``attempt.error`` is None on success; ``attempt.kind`` is the failure class);
 - ``on_fallback(info: RouteInfo, failed: Attempt, next_target: str)`` — when moving on to
@@ -35,8 +35,8 @@ inline and never allowed to break a call:
 - ``on_success(info: RouteInfo)`` — when the call succeeded (a stream: when it completed);
 - ``on_failure(info: RouteInfo, error: BaseException)`` — with the exception the caller gets;
 - ``on_end(info: RouteInfo, error: BaseException | None, response: Mapping | None)`` — once, when the
-  record is final: after ``priced`` (whose ``response=`` is passed on), or when a stream completed,
-  was closed or was interrupted, or the call failed.
+  record is final: after ``priced`` or ``stream_completed`` (whose ``response=`` is passed on), or
+  when a stream was closed or interrupted, or the call failed.
 """
 
 from __future__ import annotations
@@ -625,14 +625,16 @@ class CallPlan:
         self.info.attempts.append(errors.Attempt(step.target.key, None, elapsed, why))
 
     # -- streams after the commit point -------------------------------------------------------
-    def stream_completed(self, usage: Mapping[str, Any] | None) -> None:
+    def stream_completed(self, usage: Mapping[str, Any] | None, response: Mapping[str, Any] | None = None) -> None:
+        """``response``: what observers may read of the stream as a whole (``model``, ``id``,
+        ``choices[].finish_reason``), passed on to ``on_end``."""
         if self._served is not None:
             self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
             if not self._ended:
                 self._healthy(self.router.state(self._served, self.policy), self._served)
         if not self._ended:
             self._succeed()
-        self._end(None)
+        self._end(None, response)
 
     def stream_closed(self) -> None:
         """The caller closed the stream before its end: the target was delivering, so it is up."""

@@ -232,3 +232,18 @@ def test_disabled_tracing_imports_nothing_from_opentelemetry(server: MockServer)
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_drivers_stream_summary_reaches_the_spans(otel: Otel, server: MockServer) -> None:
+    """stream_completed(usage, response=…): how a driver passes a stream's model and finish reasons on."""
+    router = Router(llmswitch.load_config(config(server)))
+    plan = router.plan("b/deepseek-chat", {"model": "b/deepseek-chat", "messages": MESSAGES}, stream=True)
+    plan.succeeded(plan.next_step(), 0.02, first_token=0.02)  # type: ignore[arg-type]
+    assert otel.spans.get_finished_spans() == ()
+    plan.stream_completed({"prompt_tokens": 2, "completion_tokens": 9},
+                          {"model": "deepseek-chat", "choices": [{"index": 0, "finish_reason": "length"}]})
+    call, (attempt,) = split(otel)
+    for span in (call, attempt):
+        assert tuple((span.attributes or {})["gen_ai.response.finish_reasons"]) == ("length",)  # type: ignore[arg-type]
+    (first,) = points(otel, "gen_ai.client.operation.time_to_first_chunk")
+    assert first.sum == pytest.approx(0.02)
