@@ -32,7 +32,7 @@ def after(source: str) -> str:
      "import openai\nimport llmswitch\nc = llmswitch.OpenAI()\nopenai.types.Model\n"),
     ("def f():\n    import openai\n    return openai.OpenAI()\n",
      "def f():\n    import llmswitch\n    return llmswitch.OpenAI()\n"),
-    ("from openai import OpenAI\nfrom openai import OpenAI\n", "from llmswitch import OpenAI\n"),
+    ("from openai import OpenAI, AzureOpenAI\n", "from llmswitch import OpenAI\n"),
 ])
 def test_rewrites(source: str, expected: str) -> None:
     assert after(source) == expected

@@ -104,7 +104,6 @@ class _Scan(cst.CSTVisitor):
         self.path = path
         self.locals: dict[str, str] = {}  # local name → openai class (from `from openai import …`)
         self.modules: set[str] = set()  # names bound to the openai module
-        self.llmswitch_names: set[str] = set()  # "OpenAI", "OpenAI as Client": already imported from llmswitch
         self.azure_blocked = False
         self.skipped: list[Site] = []
         self.facts = Facts()
@@ -121,9 +120,6 @@ class _Scan(cst.CSTVisitor):
         return None
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if not node.relative and node.module is not None and _dotted(node.module) == "llmswitch" and not isinstance(
-                node.names, cst.ImportStar):
-            self.llmswitch_names |= {_alias_text(a) for a in node.names}
         if node.relative or node.module is None or _dotted(node.module) != "openai":
             return
         if isinstance(node.names, cst.ImportStar):
@@ -170,7 +166,6 @@ class _Scan(cst.CSTVisitor):
             self.facts.models.setdefault(value, self.site(node, f"model {value!r}"))
 
     def _azure(self, node: cst.Call, cls: str) -> None:
-        self.facts.azure_clients += 1
         for arg in node.args:
             why = AZURE_BLOCKERS.get(arg.keyword.value) if arg.keyword is not None else None
             if arg.star:
@@ -179,6 +174,7 @@ class _Scan(cst.CSTVisitor):
                 self.azure_blocked = True
                 self.skipped.append(self.site(node, f"{cls}(...) left as it is: {why}"))
                 return
+        self.facts.azure_clients += 1  # one that moves to the azure provider
         self._settings(node, self.facts.azure, AZURE_MOVED)
 
     def _settings(self, node: cst.Call, into: dict[str, str], fields: dict[str, str]) -> None:
@@ -236,7 +232,6 @@ class _Rewriter(cst.CSTTransformer):
         # unaliased Azure names are renamed at every use: AzureOpenAI → OpenAI
         self.renames = {local: CLIENTS[cls] for local, cls in moving.items() if cls in AZURE and local == cls}
         self.module_uses = False  # an `openai.X` reference became `llmswitch.X`
-        self.imported = set(scan.llmswitch_names)  # what `from llmswitch import` already binds
         self._attrs: set[int] = set()  # ids of Name nodes that are attribute names, never renamed
 
     def site(self, node: cst.CSTNode, what: str) -> None:
@@ -248,8 +243,7 @@ class _Rewriter(cst.CSTTransformer):
 
     # imports
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
-                                  ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine] | \
-            cst.RemovalSentinel:
+                                  ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
         body: list[cst.BaseSmallStatement] = []
         changed = False
         for index, statement in enumerate(original.body):
@@ -261,20 +255,17 @@ class _Rewriter(cst.CSTTransformer):
                 body += [s for s in split if s is not None]
         if not changed:
             return updated
-        if not body:
-            return cst.RemovalSentinel.REMOVE  # every name it imported is imported from llmswitch already
         if len(original.body) == 1 and len(body) == 2:  # what stays with openai, then the llmswitch import
             return cst.FlattenSentinel([updated.with_changes(body=body[:1]), cst.SimpleStatementLine(body=body[1:])])
         return updated.with_changes(body=body)
 
-    def _split(self, node: cst.ImportFrom) -> tuple[cst.ImportFrom | None, cst.ImportFrom | None] | None:
-        """``from openai import …`` → (what stays with openai, the llmswitch import), None for nothing."""
+    def _split(self, node: cst.ImportFrom) -> tuple[cst.ImportFrom | None, cst.ImportFrom] | None:
+        """``from openai import …`` → (what stays with openai or None, the llmswitch import)."""
         if node.relative or node.module is None or _dotted(node.module) != "openai" or isinstance(
                 node.names, cst.ImportStar):
             return None
         stay: list[cst.ImportAlias] = []
         moved: list[cst.ImportAlias] = []
-        moves = 0
         for alias in node.names:
             local = _dotted(alias.asname.name) if alias.asname else _dotted(alias.name)
             if local not in self.moving:
@@ -283,16 +274,13 @@ class _Rewriter(cst.CSTTransformer):
             name = CLIENTS[_dotted(alias.name)]
             local = self.renames.get(local, local)
             alias = cst.ImportAlias(name=cst.Name(name), asname=None if local == name else cst.AsName(cst.Name(local)))
-            moves += 1
-            if _alias_text(alias) not in self.imported:
-                self.imported.add(_alias_text(alias))
+            if all(_alias_text(alias) != _alias_text(m) for m in moved):  # OpenAI, AzureOpenAI → OpenAI once
                 moved.append(alias)
-        if not moves:
+        if not moved:
             return None
         names = ", ".join(_alias_text(a) for a in node.names if a not in stay)
-        self.site(node, f"from openai import {names} → from llmswitch import "
-                        f"{', '.join(_alias_text(a) for a in moved) or '(imported already)'}")
-        new = cst.ImportFrom(module=cst.Name("llmswitch"), names=_commas(moved)) if moved else None
+        self.site(node, f"from openai import {names} → from llmswitch import {', '.join(map(_alias_text, moved))}")
+        new = cst.ImportFrom(module=cst.Name("llmswitch"), names=_commas(moved))
         if not stay:
             return None, new
         if stay[-1] is not node.names[-1]:
