@@ -17,6 +17,7 @@ _LAZY: dict[str, str] = {
     "OpenAI": "client",
     "AsyncOpenAI": "client",
     "route_info": "client",
+    "instrument": "telemetry",
     "load_config": "config:load",
     "Settings": "config",
     "RouteInfo": "router",
@@ -71,6 +72,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedParameterError",
     "__version__",
+    "instrument",
     "load_config",
     "route_info",
 ]
@@ -103,6 +105,7 @@ if TYPE_CHECKING:
         UnsupportedParameterError,
     )
     from .router import RouteInfo
+    from .telemetry import instrument
 
 
 def __getattr__(name: str) -> Any:

@@ -228,6 +228,22 @@ def check_url(value: str) -> str:
     return value
 
 
+class TelemetryConfig(_Frozen):
+    """``telemetry:`` in the file: OpenTelemetry spans and metrics (the ``otel`` extra)."""
+
+    otel: bool = False
+    capture_content: bool = False  # prompts and completions on spans: opt-in, as GenAI conventions advise
+
+    @field_validator("otel")
+    @classmethod
+    def _installed(cls, value: bool) -> bool:
+        import importlib.util
+
+        if value and importlib.util.find_spec("opentelemetry") is None:
+            raise ValueError("needs OpenTelemetry: pip install 'llmswitch[otel]'")
+        return value
+
+
 class Config(_Frozen):
     providers: dict[str, ProviderConfig] = {}
     routes: dict[str, RouteConfig] = {}
@@ -235,6 +251,7 @@ class Config(_Frozen):
     default_route: str | None = None
     passthrough: str | None = None  # the OpenAI-protocol provider that serves endpoints we do not route
     cny_per_usd: float = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
+    telemetry: TelemetryConfig = TelemetryConfig()
 
 
 def merge(base: M, override: M | None) -> M:

@@ -23,14 +23,20 @@ The rules, in order:
 - When no target is left the call fails: with the error itself when only one target was
   involved, else with :class:`~llmswitch.errors.AllTargetsFailedError` listing every attempt.
 
-Hooks (``OpenAI(hooks={...})``), each called inline and never allowed to break a call:
+Hooks (``OpenAI(hooks={...})``, plus those :func:`llmswitch.instrument` installs), each called
+inline and never allowed to break a call:
 
+- ``on_start(info: RouteInfo, model: str, operation: str, stream: bool, params: Mapping)`` — when
+  the plan is made, in the caller's context (tracing notes the caller's trace here);
 - ``on_attempt(info: RouteInfo, attempt: Attempt)`` — after every attempt, success or failure
   (``attempt.error`` is None on success; ``attempt.kind`` is the failure class);
 - ``on_fallback(info: RouteInfo, failed: Attempt, next_target: str)`` — when moving on to
   another target after a failure;
 - ``on_success(info: RouteInfo)`` — when the call succeeded (a stream: when it completed);
-- ``on_failure(info: RouteInfo, error: BaseException)`` — with the exception the caller gets.
+- ``on_failure(info: RouteInfo, error: BaseException)`` — with the exception the caller gets;
+- ``on_end(info: RouteInfo, error: BaseException | None, response: Mapping | None)`` — once, when the
+  record is final: after ``priced`` or ``stream_completed`` (whose ``response=`` is passed on), or
+  when a stream was closed or interrupted, or the call failed.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from .policies import (
     backoff_delay,
     order_targets,
 )
+from .telemetry import hooks_for
 from .transport import Deadline, abort
 
 __all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try"]
@@ -72,7 +79,7 @@ log.addHandler(logging.NullHandler())  # a library: silent unless the applicatio
 _RETRYABLE = frozenset({"rate_limit", "server_error", "timeout", "connection", "conflict"})
 _HARD_BREAKER = frozenset({"auth", "permission"})  # open the breaker at once
 _CLASS_OF_KIND = {"permission": "auth", "conflict": "server_error"}  # error kind → fallback_on class
-HOOKS = ("on_attempt", "on_fallback", "on_success", "on_failure")
+HOOKS = ("on_start", "on_attempt", "on_fallback", "on_success", "on_failure", "on_end")
 Hook = Callable[..., None]
 
 
@@ -112,6 +119,7 @@ class RouteInfo:
     usage: dict[str, int] | None = None
     cost_usd: float | None = None
     cost_cny: float | None = None
+    telemetry: Any = field(default=None, repr=False, compare=False)  # what a tracer keeps for this call
 
     @property
     def attempt_count(self) -> int:
@@ -211,7 +219,7 @@ class Router:
             raise ValueError(f"unknown hook(s) {', '.join(sorted(unknown))}; known: {', '.join(HOOKS)}")
         self.settings = settings
         self.default_provider = default_provider
-        self.hooks = dict(hooks or {})
+        self.hooks = hooks_for(self, hooks or {})
         self.clock = clock
         self.rng = rng
         self._adapters: dict[str, Adapter] = {}
@@ -316,9 +324,11 @@ class Router:
         if spec is not None and spec.strategy != "fallback" and len(usable) > 1:
             ordered = self._order(route or model, spec.strategy, usable, policy, stream)
         overrides = {"total": timeout} if isinstance(timeout, (int, float)) else dict(timeout or {})
-        return CallPlan(self, route or model, route, ordered, policy, skipped, overrides=overrides,
+        plan = CallPlan(self, route or model, route, ordered, policy, skipped, overrides=overrides,
                         single=len(targets) == 1, stream=stream,
                         hedge_after=spec.hedge_after if spec is not None else None)
+        self.emit("on_start", plan.info, model, operation, stream, params)
+        return plan
 
     def _order(self, route: str, strategy: str, usable: list[tuple[Target, float]], policy: Policy,
                stream: bool) -> list[Target]:
@@ -408,6 +418,7 @@ class CallPlan:
         self._served: Target | None = None
         self._permit: Permit = ADMITTED  # the serving attempt's breaker admission
         self._ended = False
+        self._closed = False  # on_end was emitted
 
     # -- time ---------------------------------------------------------------------------------
     def remaining(self) -> float | None:
@@ -614,19 +625,23 @@ class CallPlan:
         self.info.attempts.append(errors.Attempt(step.target.key, None, elapsed, why))
 
     # -- streams after the commit point -------------------------------------------------------
-    def stream_completed(self, usage: Mapping[str, Any] | None) -> None:
+    def stream_completed(self, usage: Mapping[str, Any] | None, response: Mapping[str, Any] | None = None) -> None:
+        """``response``: what observers may read of the stream as a whole (``model``, ``id``,
+        ``choices[].finish_reason``), passed on to ``on_end``."""
         if self._served is not None:
             self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
             if not self._ended:
                 self._healthy(self.router.state(self._served, self.policy), self._served)
         if not self._ended:
             self._succeed()
+        self._end(None, response)
 
     def stream_closed(self) -> None:
         """The caller closed the stream before its end: the target was delivering, so it is up."""
         if not self._ended and self._served is not None:
             self._ended = True
             self._healthy(self.router.state(self._served, self.policy), self._served)
+        self._end(None)
 
     def stream_interrupted(self, error: BaseException) -> None:
         if self._ended:
@@ -644,10 +659,18 @@ class CallPlan:
                  self.router.redact(str(error))[:300])
         _attach(error, self.info)
         self.router.emit("on_failure", self.info, error)
+        self._end(error)
 
-    def priced(self, usage: Mapping[str, Any] | None) -> None:
+    def priced(self, usage: Mapping[str, Any] | None, response: Mapping[str, Any] | None = None) -> None:
+        """A non-stream call's response arrived: price it; the call is over."""
         if self._served is not None:
             self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
+        self._end(None, response)
+
+    def _end(self, error: BaseException | None, response: Mapping[str, Any] | None = None) -> None:
+        if not self._closed:
+            self._closed = True
+            self.router.emit("on_end", self.info, error, response)
 
     # -- the final error ----------------------------------------------------------------------------
     def _fail_now(self, error: BaseException) -> None:
@@ -674,6 +697,7 @@ class CallPlan:
         _attach(error, self.info)
         log.debug("%s: failed: %s", self.name, self.router.redact(str(error))[:300])
         self.router.emit("on_failure", self.info, error)
+        self._end(error)
 
 
 def _attach(error: BaseException, info: RouteInfo) -> None:

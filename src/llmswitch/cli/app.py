@@ -216,6 +216,22 @@ def providers(
         _exit(list_providers(names or [], output=output.value, config=config))
 
 
+@app.command(context_settings=_LEAF)
+@guarded
+def migrate(
+    paths: Annotated[list[str] | None, typer.Argument(metavar="PATH...", help="files or folders (default: .)")] = None,
+    write: Annotated[bool, typer.Option("--write", help="apply the changes (default: print the diff)")] = False,
+    providers_file: Annotated[str | None, typer.Option(
+        "--providers-file", metavar="FILE", help="draft a providers file from the models and keys found")] = None,
+) -> None:
+    """Rewrite an app from openai's clients to llmswitch's (libcst: comments and formatting kept).
+    Dry run by default: prints a unified diff and a summary of what changed and what could not.
+    """
+    from .migratecmd import run
+
+    _exit(run(paths or [], write=write, providers_file=providers_file))
+
+
 @config_app.command("validate", context_settings=_LEAF)
 @guarded
 def config_validate(

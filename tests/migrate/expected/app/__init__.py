@@ -1,0 +1,1 @@
+"""A small app written for the openai SDK: the codemod's fixture."""
