@@ -100,7 +100,7 @@ class Call:
 
     def finish(self, data: dict[str, Any]) -> dict[str, Any]:
         """Price the usage of the answer that served the call."""
-        self.plan.priced(data.get("usage"))
+        self.plan.priced(data.get("usage"), data)
         return data
 
 

@@ -90,6 +90,8 @@ class StreamCore:
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.usage: dict[str, Any] | None = None
         self.delivered = False
+        self.last: dict[str, Any] | None = None  # the latest chunk: its id and model describe the stream
+        self.finish_reasons: dict[int, str] = {}
 
     def feed(self, raw: bytes) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -106,10 +108,13 @@ class StreamCore:
     def track(self, chunk: dict[str, Any]) -> None:
         """Remember delivered output, for an interruption's ``partial_text``/``partial_tool_calls``."""
         self.delivered = True
+        self.last = chunk
         usage = chunk.get("usage")
         if usage:
             self.usage = usage
         for choice in chunk.get("choices") or ():
+            if choice.get("finish_reason"):
+                self.finish_reasons[choice.get("index", 0)] = choice["finish_reason"]
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if content:
@@ -123,6 +128,12 @@ class StreamCore:
                 if function.get("name"):
                     slot["function"]["name"] = function["name"]
                 slot["function"]["arguments"] += function.get("arguments") or ""
+
+    def summary(self) -> dict[str, Any]:
+        """The stream as a whole, for observers (``on_end``): id, model and finish reasons."""
+        last = self.last or {}
+        choices = [{"index": i, "finish_reason": r} for i, r in sorted(self.finish_reasons.items())]
+        return {"id": last.get("id"), "model": last.get("model", self.model), "choices": choices}
 
     # -- errors ----------------------------------------------------------------------------------
     def ended_early(self) -> errors.APIConnectionError:
@@ -214,7 +225,7 @@ class _Base(Generic[T]):
     def _completed(self) -> None:
         self._settled = True
         self._core.release()
-        self._plan.stream_completed(self._core.usage)
+        self._plan.stream_completed(self._core.usage, self._core.summary())
 
     def _interrupted(self, cause: BaseException) -> errors.StreamInterruptedError:
         self._settled = True
