@@ -1,0 +1,106 @@
+"""Read an eval file (YAML or JSON) and remember the line of every field, for ``file:line: field`` errors.
+
+The providers file's reader (:mod:`llmswitch.config`) speaks of "the providers file" in its messages,
+so this is its small twin for eval files: YAML's node marks give each path its line, and JSON (a
+subset of YAML for our purpose) is checked by :mod:`json` first so its own errors read naturally.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["FieldPath", "Lines", "read", "where"]
+
+FieldPath = tuple[str | int, ...]
+
+
+class Lines:
+    """Line numbers by field path; a path not recorded falls back to its nearest recorded parent."""
+
+    def __init__(self) -> None:
+        self.lines: dict[FieldPath, int] = {}
+
+    def find(self, path: FieldPath) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+def where(name: str, lines: Lines, path: FieldPath) -> str:
+    """``file:line: field`` (dotted, as the providers file's errors are)."""
+    line = lines.find(path)
+    field_name = ".".join(str(p) for p in path) or "(top level)"
+    return f"{name}:{line}: {field_name}" if line else f"{name}: {field_name}"
+
+
+def _compose(text: str, lines: Lines, name: str) -> Any:
+    import yaml
+
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is None:
+        return None
+
+    def build(n: Any, path: FieldPath) -> Any:
+        lines.lines.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in n.value:
+                key = yaml.safe_load(yaml.serialize(key_node))
+                line = key_node.start_mark.line + 1
+                if key in out:
+                    dotted = ".".join(str(p) for p in (*path, key))
+                    raise ConfigError(f"{name}:{line}: {dotted}: duplicate key {key!r} "
+                                      f"(first at line {lines.lines[(*path, key)]})")
+                lines.lines[(*path, key)] = line
+                out[key] = build(value_node, (*path, key))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(item, (*path, i)) for i, item in enumerate(n.value)]
+        return yaml.safe_load(yaml.serialize(n))
+
+    return build(node, ())
+
+
+def _error_line(exc: Exception) -> int:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    return int(getattr(exc, "lineno", 1) or 1)
+
+
+def read(source: str | Path) -> tuple[dict[str, Any], Lines, str]:
+    """The file as a mapping, its lines, and its name; any problem is a ConfigError naming file and line."""
+    path = Path(source)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: cannot read the eval file: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = Lines()
+    is_json = path.suffix.lower() == ".json"
+    try:
+        if is_json:
+            data = json.loads(text)  # JSON's own errors first (they name line and column)
+        data = _compose(text, lines, name) if not is_json or _yaml_can_read(text) else data
+    except ConfigError:
+        raise
+    except Exception as exc:  # the parsers' errors carry their line
+        detail = str(exc).strip().replace("\n", " ")
+        raise ConfigError(f"{name}:{_error_line(exc)}: (file): not valid {'JSON' if is_json else 'YAML'}: "
+                          f"{detail}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}:1: (top level): an eval file is a mapping with 'prompts', 'targets' and 'tests'")
+    return data, lines, name
+
+
+def _yaml_can_read(text: str) -> bool:
+    """PyYAML reads nearly all JSON; tabs used as indentation are the exception, and cost only line numbers."""
+    return "\t" not in text
