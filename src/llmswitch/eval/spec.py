@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigError
 from .assertions import KINDS, Kind, Options
@@ -47,14 +47,6 @@ class Message(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
 
-def _params(value: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(value) - PARAMS)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: vendor-specific parameters go in extra_body "
-                         f"(known: {', '.join(sorted(PARAMS))})")
-    return value
-
-
 class PromptModel(_Strict):
     label: str | None = None
     content: str | None = None
@@ -66,8 +58,6 @@ class TargetModel(_Strict):
     label: str | None = None
     params: dict[str, Any] = {}
 
-    _known = field_validator("params")(_params)
-
 
 class TestModel(_Strict):
     description: str | None = None
@@ -76,8 +66,6 @@ class TestModel(_Strict):
     repeat: int | None = Field(default=None, ge=1, le=1000)
     threshold: float | None = Field(default=None, ge=0, le=1)
     params: dict[str, Any] = {}
-
-    _known = field_validator("params")(_params)
 
 
 class DefaultsModel(TestModel):
@@ -209,6 +197,11 @@ class _Checker:
                 self.route((*path, option), route)
         return Assertion(kind, options, negate, float(weight))
 
+    def params(self, path: FieldPath, params: dict[str, Any]) -> None:
+        for key in sorted(set(params) - PARAMS):
+            self.add((*path, key), f"unknown parameter {key!r}: vendor-specific parameters go in extra_body "
+                     f"(known: {', '.join(sorted(PARAMS))})")
+
     def route(self, path: FieldPath, model: str) -> None:
         problem = self.target_problem(model)
         if problem:
@@ -256,9 +249,11 @@ def load_suite(source: str | Path, target_problem: TargetProblem) -> Suite:
     for i, raw_target in enumerate(model.targets):
         spec = TargetModel(target=raw_target) if isinstance(raw_target, str) else raw_target
         check.route(("targets", i) if isinstance(raw_target, str) else ("targets", i, "target"), spec.target)
+        check.params(("targets", i, "params"), spec.params)
         targets.append(Target(spec.label or spec.target, spec.target, {**model.defaults.params, **spec.params}))
 
     defaults = model.defaults
+    check.params(("defaults", "params"), defaults.params)
     shared = [check.assertion(raw, ("defaults", "assert", j), defaults) for j, raw in enumerate(defaults.assert_)]
     for key, route in (("judge", defaults.judge), ("embedding", defaults.embedding)):
         if route is not None:
@@ -267,6 +262,7 @@ def load_suite(source: str | Path, target_problem: TargetProblem) -> Suite:
     tests = []
     for i, raw_test in enumerate(model.tests):
         own = [check.assertion(raw, ("tests", i, "assert", j), defaults) for j, raw in enumerate(raw_test.assert_)]
+        check.params(("tests", i, "params"), raw_test.params)
         asserts = [a for a in (*shared, *own) if a is not None]
         variables = {**defaults.vars, **raw_test.vars}
         needed = prompt_vars + placeholders(t for a in asserts for t in a.options.templates())
