@@ -270,7 +270,7 @@ def load_suite(source: str | Path, target_problem: TargetProblem) -> Suite:
             if var not in variables:
                 path: FieldPath = ("tests", i, "vars") if raw_test.vars else ("tests", i)
                 check.add(path, f"missing var {var!r} (a prompt or assertion uses {{{{{var}}}}})")
-        if not asserts:
+        if not raw_test.assert_ and not defaults.assert_:
             check.add(("tests", i), "a test needs at least one assertion (assert: or defaults.assert)")
         tests.append(TestCase(
             label=raw_test.description or f"test {i + 1}", vars=variables, asserts=asserts,
