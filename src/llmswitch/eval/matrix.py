@@ -53,4 +53,6 @@ def fmt_seconds(value: float | None) -> str:
 def fmt_cost(usd: float, cny: float) -> str:
     if not usd and not cny:
         return "0"
-    return f"${usd:.4g}" if usd else f"¥{cny:.4g}"
+    if usd:
+        return f"${usd:.6f}" if usd < 0.01 else f"${usd:.4f}"
+    return f"¥{cny:.6f}" if cny < 0.01 else f"¥{cny:.4f}"

@@ -1,0 +1,47 @@
+"""The shipped examples and ``llmswitch eval init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eval_support import ROOT, invoke, results, validate_results
+
+from llmswitch import load_config
+from llmswitch.cli._common import target_problem
+from llmswitch.eval.spec import load_suite
+
+EXAMPLES = ROOT / "examples" / "eval"
+
+
+def test_basic_example_runs_on_the_demo_config_with_no_keys(workdir: Path) -> None:
+    result = invoke("eval", str(EXAMPLES / "basic.yaml"), "-o", "r.json")
+    assert result.exit_code == 0, result.output
+    data = results(workdir / "r.json")
+    validate_results(data)
+    assert data["config"] == "built-in demo config"
+    assert data["summary"]["passed"] == 9 and data["summary"]["cells"] == 9
+
+
+def test_migration_example_is_valid_for_its_providers_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "DEEPSEEK_API_KEY", "DASHSCOPE_API_KEY", "TENCENTCLOUD_SECRET_ID",
+                 "TENCENTCLOUD_SECRET_KEY"):
+        monkeypatch.setenv(name, "placeholder-for-the-check")
+    settings = load_config(EXAMPLES / "providers.yaml")
+    suite = load_suite(EXAMPLES / "migration.yaml", lambda name: target_problem(settings, name))
+    assert [t.label for t in suite.targets] == ["DeepSeek", "Qwen", "Hunyuan"]
+    assert len(suite.tests) == 5 and suite.routes == {"judge", "embed"}
+
+
+def test_init_writes_a_starter_for_the_configured_targets(workdir: Path) -> None:
+    result = invoke("eval", "init", "starter.yaml")
+    assert result.exit_code == 0, result.output
+    text = (workdir / "starter.yaml").read_text(encoding="utf-8")
+    assert '"swift/swift-1"' in text and '"thrifty/thrifty-mini"' in text  # the demo route's targets
+    run = invoke("eval", "starter.yaml", "-o", "r.json")
+    assert run.exit_code in (0, 1), run.output
+    assert {c["target"] for c in results(workdir / "r.json")["cells"]} == {
+        "swift/swift-1", "steady/steady-pro", "thrifty/thrifty-mini"}
+    again = invoke("eval", "init", "starter.yaml")
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+    assert invoke("eval", "init", "starter.yaml", "--force").exit_code == 0
