@@ -31,7 +31,7 @@ def test_ctrl_c_writes_what_finished(workdir: Path, server: MockServer) -> None:
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.01)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
+        _, err = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()

@@ -89,7 +89,7 @@ class Caller:
         finish: str | None = None
         try:
             stream = await self.client.chat.completions.create(
-                model=model, messages=messages, stream=True,  # type: ignore[arg-type]
+                model=model, messages=messages, stream=True,
                 stream_options={"include_usage": True}, **params)
             async for chunk in stream:
                 if chunk.usage is not None:

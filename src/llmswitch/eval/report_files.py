@@ -58,8 +58,9 @@ def _junit(results: Results) -> str:
         counts = {"tests": len(mine), "failures": sum(r.status == "fail" for r in mine),
                   "errors": sum(r.status == "error" for r in mine), "skipped": sum(r.status == "skipped" for r in mine)}
         seconds = sum(run.output.latency or 0.0 for r in mine for run in r.runs)
-        node = ET.SubElement(root, "testsuite", name=target.label, timestamp=results.started_at[:19],
-                             time=f"{seconds:.3f}", **{k: str(v) for k, v in counts.items()})
+        attributes = {"name": target.label, "timestamp": results.started_at[:19], "time": f"{seconds:.3f}",
+                      **{k: str(v) for k, v in counts.items()}}
+        node = ET.SubElement(root, "testsuite", attributes)
         for result in mine:
             cell = result.cell
             name = f"{cell.test.label} [{cell.prompt.label}]" if many_prompts else cell.test.label

@@ -241,9 +241,7 @@ def load_suite(source: str | Path, target_problem: TargetProblem) -> Suite:
 
     prompts = [_prompt(raw, i) for i, raw in enumerate(model.prompts)]
     for i, (raw, prompt) in enumerate(zip(model.prompts, prompts, strict=True)):
-        if not prompt.messages:
-            check.add(("prompts", i), "a prompt needs content or messages")
-        elif isinstance(raw, PromptModel) and raw.content is None and raw.messages is None:
+        if not prompt.messages or (isinstance(raw, PromptModel) and raw.content is None and raw.messages is None):
             check.add(("prompts", i), "a prompt needs content or messages")
     targets = []
     for i, raw_target in enumerate(model.targets):

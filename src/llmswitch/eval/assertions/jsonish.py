@@ -132,16 +132,21 @@ def _json_schema(opts: Schema, out: Output, ctx: Context) -> Grade:
     return verdict(not errors, "matches the schema" if not errors else "; ".join(errors[:3]))
 
 
+def _step(value: Any, step: str | int) -> Any:
+    if isinstance(step, int) and isinstance(value, list) and -len(value) <= step < len(value):
+        return value[step]
+    if isinstance(step, str) and isinstance(value, dict):
+        return value.get(step, _MISSING)
+    return _MISSING
+
+
 def _json_path(opts: JsonPath, out: Output, ctx: Context) -> Grade:
     value, problem = _parsed(out.text)
     if problem:
         return verdict(False, problem)
     for step in opts.steps:
-        if isinstance(step, int) and isinstance(value, list) and -len(value) <= step < len(value):
-            value = value[step]
-        elif isinstance(step, str) and isinstance(value, dict) and step in value:
-            value = value[step]
-        else:
+        value = _step(value, step)
+        if value is _MISSING:
             return verdict(False, f"{opts.path}: no such path in the output")
     ok = value == opts.value
     return verdict(ok, f"{opts.path} = {json.dumps(value, ensure_ascii=False)}" + ("" if ok else
