@@ -40,7 +40,7 @@ def test_second_run_is_served_by_the_cache_and_no_cache_sends_everything(
     first = invoke("eval", str(path), "--config", str(providers), "-o", "one.json")
     assert first.exit_code == 1, first.output
     assert upstream_calls(server) == 4 and len(judge.requests) == 2
-    assert any((workdir / "xdg-cache" / "llmswitch" / "eval").rglob("*.json"))  # the platform's cache directory
+    assert (workdir / "xdg-cache" / "llmswitch" / "eval" / "responses.sqlite3").is_file()  # the platform's cache dir
 
     second = invoke("eval", str(path), "--config", str(providers), "-o", "two.json")
     assert second.exit_code == 1

@@ -53,6 +53,9 @@ class Caller:
         self._locks: dict[str, asyncio.Lock] = {}  # one judge/embedding call per key at a time
 
     def key(self, kind: str, model: str, request: dict[str, Any], repeat: int = 0) -> str:
+        """The cache key ('' when the cache is off: nothing would use it)."""
+        if not self.cache.enabled:
+            return ""
         prints = self._prints.get(model)
         if prints is None:
             prints = self._prints[model] = fingerprint(self.settings, model)
@@ -128,6 +131,9 @@ class Caller:
         return output
 
     async def _once(self, key: str, send: Any) -> dict[str, Any]:
+        if not self.cache.enabled:
+            result: dict[str, Any] = await send()
+            return result
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # the same judge question from two cells is asked once
             stored = self.cache.get(key)

@@ -36,7 +36,7 @@ class Cell:
         return self.prompt.label, self.target.label, self.test.label
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built four times a cell, and a frozen __init__ costs twice as much
 class AssertionResult:
     type: str
     weight: float
@@ -129,7 +129,7 @@ def target_summary(cells: list[CellResult], target: Target) -> dict[str, Any]:
     }
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
     suite: Suite
     cells: list[CellResult]
@@ -141,6 +141,11 @@ class Results:
     calls: int = 0  # upstream calls made (cache hits excluded)
     cache_hits: int = 0
     spent_usd: float = 0.0
+
+    def __repr__(self) -> str:
+        # short on purpose: Python 3.11's asyncio.run reprs the main task's result twice when it restores the
+        # SIGINT handler (signal's enum lookup formats its error), which cost ~0.5 ms a cell with a full repr
+        return f"<Results {self.suite.source}: {len(self.cells)} cells>"
 
     @property
     def failed(self) -> list[CellResult]:

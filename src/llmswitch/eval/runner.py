@@ -9,7 +9,6 @@ task cancelled) stops cleanly: cells that finished keep their results, the rest 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -167,12 +166,12 @@ class _Runner:
             failed = AssertionResult("call", 1.0, False, 0.0, f"{output.error_type}: {output.error}")
             return Run(index, output, [failed], False, 0.0)
         context = Context(cell.test.vars, self.caller, cell.question, self.suite.judge, self.suite.embedding)
-        graded = []
+        graded: list[AssertionResult] = []
         for assertion in cell.asserts:
             try:
                 grade = assertion.kind.check(assertion.options, output, context)
-                if inspect.isawaitable(grade):
-                    grade = await grade
+                if type(grade) is not Grade:  # a model-calling check returned a coroutine (a type test is cheap)
+                    grade = await grade  # type: ignore[misc]
             except Exception as exc:  # a broken judge or user function fails its assertion, with the reason
                 grade = Grade(False, 0.0, f"{type(exc).__name__}: {exc}")
             assert isinstance(grade, Grade)
@@ -197,22 +196,25 @@ async def run_suite(suite: Suite, settings: Settings, cache: Cache, options: Run
     clock = time.perf_counter()
     results = [CellResult(cell) for cell in cells]
     interrupted = False
-    async with AsyncOpenAI(config=settings) as client:
-        caller = Caller(client, settings, cache, secrets)
-        runner = _Runner(suite, settings, caller, options, progress)
-        runner.total = len(results)
-        runner.check_budget(results)
-        tasks = [asyncio.ensure_future(runner.cell(r, estimate_usd(settings, r.cell))) for r in results]
-        try:
-            await asyncio.gather(*tasks)
-        except asyncio.CancelledError:
-            interrupted = True
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
+    try:
+        async with AsyncOpenAI(config=settings) as client:
+            caller = Caller(client, settings, cache, secrets)
+            runner = _Runner(suite, settings, caller, options, progress)
+            runner.total = len(results)
+            runner.check_budget(results)
+            tasks = [asyncio.ensure_future(runner.cell(r, estimate_usd(settings, r.cell))) for r in results]
+            try:
+                await asyncio.gather(*tasks)
+            except asyncio.CancelledError:
+                interrupted = True
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+    finally:
+        cache.close()  # commits what finished, Ctrl-C included
     for result in results:
         if interrupted and result.status == "skipped" and result.reason is None:
             result.runs, result.reason = [], "not run: interrupted"

@@ -14,6 +14,7 @@ import difflib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,7 +105,7 @@ class Assertion:
     negate: bool = False
     weight: float = 1.0
 
-    @property
+    @cached_property
     def name(self) -> str:
         return ("not-" if self.negate else "") + self.kind.name
 

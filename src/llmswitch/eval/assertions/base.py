@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -37,14 +37,18 @@ class Output:
         return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # shallow: every field is already JSON-ready (dataclasses.asdict's deep copy cost more than the grading)
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Output:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
 
-@dataclass(frozen=True, slots=True)
+_FIELDS = tuple(f.name for f in fields(Output))
+
+
+@dataclass(slots=True)  # not frozen: the hot path builds one per assertion
 class Grade:
     passed: bool
     score: float
