@@ -120,7 +120,7 @@ def test_a_broken_results_file_fails_the_schema() -> None:
     """The schema is strict enough to catch a wrong shape (so validating against it means something)."""
     import jsonschema
 
-    data = {"$schema": "https://llmswitch.dev/schemas/eval-results-1.json", "version": 1, "cells": []}
+    data = {"$schema": "urn:llmswitch:eval:results:1", "version": 1, "cells": []}
     with pytest.raises(jsonschema.ValidationError):
         validate_results(data)
 

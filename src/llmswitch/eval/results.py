@@ -15,7 +15,7 @@ from .spec import Assertion, Prompt, Suite, Target, TestCase
 
 __all__ = ["SCHEMA_ID", "AssertionResult", "Cell", "CellResult", "Results", "Run", "target_summary"]
 
-SCHEMA_ID = "https://llmswitch.dev/schemas/eval-results-1.json"
+SCHEMA_ID = "urn:llmswitch:eval:results:1"
 Status = Literal["pass", "fail", "error", "skipped"]
 
 
