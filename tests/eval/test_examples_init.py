@@ -45,3 +45,19 @@ def test_init_writes_a_starter_for_the_configured_targets(workdir: Path) -> None
     again = invoke("eval", "init", "starter.yaml")
     assert again.exit_code == 2 and "exists; pass --force" in again.output
     assert invoke("eval", "init", "starter.yaml", "--force").exit_code == 0
+
+
+def test_progress_bar_on_a_terminal(workdir: Path) -> None:
+    """On a terminal (forced here), stderr shows cells done, failures so far and spend so far."""
+    import os
+    import subprocess
+
+    from eval_support import SCRIPT
+
+    if not SCRIPT.exists():
+        pytest.skip("the llmswitch console script is not installed in this environment")
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "120"}
+    done = subprocess.run([str(SCRIPT), "eval", str(EXAMPLES / "basic.yaml"), "--no-cache"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "9/9" in done.stderr and "0 failed" in done.stderr and "$0.0006" in done.stderr

@@ -167,3 +167,16 @@ def test_max_cost_aborts_before_sending(workdir: Path, server: MockServer, judge
     assert upstream_calls(server) == 4
     # everything is cached now: the estimate covers only what would be sent, so a tiny limit passes
     assert invoke("eval", str(path), "--config", str(providers), "--max-cost", "0.00001").exit_code == 0
+
+
+def test_concurrency_is_limited_per_provider(workdir: Path, server: MockServer, judge: JudgeServer,
+                                             providers: Path) -> None:
+    """4 calls of 0.25 s to one provider at --concurrency 2 take at least two rounds of 0.25 s."""
+    server.mount("alpha").latency = 0.25
+    path = write_yaml(workdir / "suite.yaml", {
+        "prompts": ["Say {{word}}"], "targets": ["alpha/m-1"],
+        "tests": [{"vars": {"word": f"w{i}"}, "assert": [{"type": "contains", "value": f"w{i}"}]} for i in range(4)]})
+    result = invoke("eval", str(path), "--config", str(providers), "--concurrency", "2", "-o", "r.json")
+    assert result.exit_code == 0, result.output
+    assert results(workdir / "r.json")["duration_s"] >= 0.5
+    assert upstream_calls(server) == 4
