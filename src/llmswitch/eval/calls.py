@@ -91,9 +91,10 @@ class Caller:
         usage: Any = None
         finish: str | None = None
         try:
-            stream = await self.client.chat.completions.create(
-                model=model, messages=messages, stream=True,
-                stream_options={"include_usage": True}, **params)
+            # messages and params come from the eval file (params checked against spec.PARAMS), so they are
+            # plain dicts rather than openai's TypedDicts
+            stream = await self.client.chat.completions.create(  # type: ignore[call-overload]
+                model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **params)
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = chunk.usage
