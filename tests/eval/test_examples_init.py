@@ -61,3 +61,17 @@ def test_progress_bar_on_a_terminal(workdir: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "9/9" in done.stderr and "0 failed" in done.stderr and "$0.0006" in done.stderr
+
+
+def test_eval_help_imports_nothing_heavy(workdir: Path) -> None:
+    """``llmswitch eval --help`` keeps the CLI's start-up budget: the eval machinery loads only to run."""
+    import subprocess
+    import sys
+
+    heavy = ("rich", "openai", "yaml", "pydantic", "jsonschema", "platformdirs", "sqlite3", "llmswitch.eval")
+    code = ("import sys\nfrom llmswitch.cli import main\nsys.argv = ['llmswitch', 'eval', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir, timeout=30)
+    assert "Usage: llmswitch eval" in result.stdout
+    assert result.stderr.strip() == "", result.stderr

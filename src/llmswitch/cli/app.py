@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from ._common import guarded
+from .evalcmd import eval_command
 
 __all__ = ["app"]
 
@@ -232,48 +233,6 @@ def migrate(
     _exit(run(paths or [], write=write, providers_file=providers_file))
 
 
-@app.command("eval", context_settings=_LEAF)
-@guarded
-def eval_(
-    file: Annotated[str, typer.Argument(metavar="FILE.yaml|init", help="the eval file (.yaml or .json); 'init' "
-                                        "writes a starter file")],
-    init_path: Annotated[str | None, typer.Argument(metavar="[OUT]", help="with init: where to write "
-                                                    "(default eval.yaml)")] = None,
-    output: Annotated[list[Path] | None, typer.Option("--output", "-o", metavar="FILE", help="write results: "
-                      ".json (full, stable schema), .csv, .xml (JUnit), .html (report); repeat for several")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="send every call; neither read nor write the "
-                                           "response cache")] = False,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", help="response cache "
-                         "(default: the user cache directory)")] = None,
-    filter: Annotated[list[str] | None, typer.Option("--filter", metavar="[test:|target:]PATTERN", help="run only "
-                      "matching cells (substring or glob); repeat for several")] = None,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", min=0.0, metavar="USD", help="stop before the "
-                        "estimated spend passes this")] = None,
-    baseline: Annotated[Path | None, typer.Option("--baseline", metavar="OLD.json", help="mark regressions and "
-                        "improvements against an earlier results file")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, metavar="N",
-                                             help="calls in flight per provider (a route counts as one)")] = 8,
-    force: Annotated[bool, typer.Option("--force", help="with init: overwrite OUT")] = False,
-    timeout: TimeoutOpt = 120.0,
-    config: ConfigOpt = None,
-) -> None:
-    """Run test cases (prompts × targets × tests, with assertions) and print a pass/fail matrix.
-
-    Exit 1 when a test is under its threshold, so it gates CI. Responses are cached: rerunning after
-    editing assertions sends nothing. `llmswitch eval init` writes a starter file for your targets.
-    """
-    from .evalcmd import EvalOptions, run_eval, write_starter
-
-    if file == "init":
-        _exit(write_starter(init_path, config, force))
-        return
-    if init_path is not None:
-        raise typer.BadParameter(f"unexpected extra argument {init_path!r} (only 'init' takes OUT)")
-    _exit(run_eval(EvalOptions(file=file, outputs=output or [], config=config, no_cache=no_cache,
-                               cache_dir=cache_dir, filters=filter or [], max_cost=max_cost, baseline=baseline,
-                               concurrency=concurrency, timeout=timeout)))
-
-
 @config_app.command("validate", context_settings=_LEAF)
 @guarded
 def config_validate(
@@ -317,3 +276,5 @@ def mock_serve(
 
     _exit(serve(port=port, mounts=mount or [], faults=faults or [], api_key=api_key, quiet=quiet))
 
+
+app.command("eval", context_settings=_LEAF)(eval_command)  # declared in evalcmd.py, which imports nothing heavy

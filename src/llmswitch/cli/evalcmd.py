@@ -2,18 +2,30 @@
 
 Exit codes: 0 when every cell reaches its test's threshold, 1 when one does not (or the file or
 --max-cost stops the run), 2 for usage errors, 130 after Ctrl-C (the reports then hold what finished).
+The command is declared here (``app.py`` registers it) and, like every command, imports the
+machinery it runs only when it runs, so ``llmswitch --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import asyncio
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from ._common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError, console, default_targets, load, note
+import typer
+
+from ._common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    console,
+    default_targets,
+    guarded,
+    load,
+    note,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -22,7 +34,50 @@ if TYPE_CHECKING:
     from ..eval.runner import RunOptions
     from ..eval.spec import Suite
 
-__all__ = ["EvalOptions", "run_eval", "write_starter"]
+__all__ = ["EvalOptions", "eval_command", "run_eval", "write_starter"]
+
+
+@guarded
+def eval_command(
+    file: Annotated[str, typer.Argument(metavar="FILE.yaml|init", help="the eval file (.yaml or .json); 'init' "
+                                        "writes a starter file")],
+    init_path: Annotated[str | None, typer.Argument(metavar="[OUT]", help="with init: where to write "
+                                                    "(default eval.yaml)")] = None,
+    output: Annotated[list[Path] | None, typer.Option("--output", "-o", metavar="FILE", help="write results: "
+                      ".json (full, stable schema), .csv, .xml (JUnit), .html (report); repeat for several")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="send every call; neither read nor write the "
+                                           "response cache")] = False,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", metavar="DIR", help="response cache "
+                         "(default: the user cache directory)")] = None,
+    filter: Annotated[list[str] | None, typer.Option("--filter", metavar="[test:|target:]PATTERN", help="run only "
+                      "matching cells (substring or glob); repeat for several")] = None,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", min=0.0, metavar="USD", help="stop before the "
+                        "estimated spend passes this")] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", metavar="OLD.json", help="mark regressions and "
+                        "improvements against an earlier results file")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, metavar="N",
+                                             help="calls in flight per provider (a route counts as one)")] = 8,
+    force: Annotated[bool, typer.Option("--force", help="with init: overwrite OUT")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="SECONDS",
+                                           help="per call, failover included")] = 120.0,
+    config: Annotated[str | None, typer.Option("--config", "-c", metavar="FILE", help="providers file (default: "
+                      "$LLMSWITCH_CONFIG, ./providers.yaml, else the built-in demo)")] = None,
+) -> None:
+    """Run test cases (prompts × targets × tests, with assertions) and print a pass/fail matrix.
+
+    Exit 1 when a test is under its threshold, so it gates CI. Responses are cached: rerunning after
+    editing assertions sends nothing. `llmswitch eval init` writes a starter file for your targets.
+    """
+    if file == "init":
+        code = write_starter(init_path, config, force)
+    elif init_path is not None:
+        raise typer.BadParameter(f"unexpected extra argument {init_path!r} (only 'init' takes OUT)")
+    else:
+        code = run_eval(EvalOptions(file=file, outputs=output or [], config=config, no_cache=no_cache,
+                                    cache_dir=cache_dir, filters=filter or [], max_cost=max_cost, baseline=baseline,
+                                    concurrency=concurrency, timeout=timeout))
+    if code:
+        raise typer.Exit(code)
 
 
 @dataclass(frozen=True)
@@ -40,6 +95,8 @@ class EvalOptions:
 
 
 def _matches(pattern: str, *names: str) -> bool:
+    import fnmatch
+
     pattern = pattern.casefold()
     if not any(ch in pattern for ch in "*?["):
         return any(pattern in name.casefold() for name in names)
@@ -117,6 +174,8 @@ def run_eval(opts: EvalOptions) -> int:
 def _run(suite: Suite, settings: Settings, cache: Cache, options: RunOptions, cells: list[Cell], secrets: list[str],
          source: str) -> Results:
     """The run under a live progress bar on stderr (when it is a terminal): cells, failures, spend."""
+    import asyncio
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..eval.runner import CostLimitError, run_suite
