@@ -54,6 +54,8 @@ CASES: dict[str, tuple[list[dict[str, Any]], dict[str, Any], str, str, float | N
     "tool-call-pass": ([{"type": "tool-call", "name": "get_weather", "arguments": {"query": WEATHER},
                          "schema": {"type": "object", "required": ["query"],
                                     "properties": {"query": {"type": "string"}}}}], TOOLS, WEATHER, "pass", None),
+    "tool-call-templated-pass": ([{"type": "tool-call", "name": "get_weather", "arguments": {"query": "{{q}}"}}],
+                                 TOOLS, WEATHER, "pass", None),
     "tool-call-fail-name": ([{"type": "tool-call", "name": "search"}], TOOLS, WEATHER, "fail", None),
     "tool-call-fail-args": ([{"type": "tool-call", "name": "get_weather", "arguments": {"query": "London"}}],
                             TOOLS, WEATHER, "fail", None),

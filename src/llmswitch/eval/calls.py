@@ -20,26 +20,25 @@ if TYPE_CHECKING:
     from ..client import AsyncOpenAI
     from ..config import Settings
 
-__all__ = ["Caller", "fingerprint"]
+__all__ = ["Caller", "fingerprint", "reachable"]
+
+
+def reachable(settings: Settings, name: str) -> list[str]:
+    """Every ``provider/model`` a route (or a provider/model itself) can reach, nested routes flattened."""
+    routes = settings.config.routes
+    if name not in routes:  # the providers file has no route cycles (checked when it was loaded)
+        return [name]
+    return list(dict.fromkeys(leaf for spec in routes[name].targets for leaf in reachable(settings, spec.target)))
 
 
 def fingerprint(settings: Settings, model: str) -> list[str]:
     """What a name resolves to (provider types and base URLs), so editing the providers file misses the cache."""
-    config = settings.config
-    names: list[str] = []
-    pending, seen = [model], set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name in config.routes:
-            pending.extend(t.target for t in config.routes[name].targets)
-        else:
-            provider = settings.providers.get(name.partition("/")[0])
-            if provider is not None:
-                names.append(f"{name}@{provider.preset.name}:{provider.base_url}")
-    return sorted(names)
+    found = []
+    for name in reachable(settings, model):
+        provider = settings.providers.get(name.partition("/")[0])
+        if provider is not None:
+            found.append(f"{name}@{provider.preset.name}:{provider.base_url}")
+    return sorted(found)
 
 
 class Caller:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .assertions import Context, Grade, Output
-from .calls import Caller
+from .calls import Caller, reachable
 from .results import AssertionResult, Cell, CellResult, Results, Run
 from .spec import Assertion, Suite
 from .template import render
@@ -47,26 +47,11 @@ def _render_messages(messages: list[dict[str, Any]], variables: dict[str, Any]) 
             for m in messages]
 
 
-def _render_assertion(assertion: Assertion, variables: dict[str, Any]) -> Assertion:
-    if not any("{{" in t for t in assertion.options.templates()):
-        return assertion
-    data = assertion.options.model_dump()
-    value = data.get("value")
-    if isinstance(value, str):
-        data["value"] = render(value, variables)
-    elif isinstance(value, list):
-        data["value"] = [render(v, variables) if isinstance(v, str) else v for v in value]
-    if isinstance(data.get("arguments"), dict):
-        data["arguments"] = {k: render(v, variables) if isinstance(v, str) else v for k, v in data["arguments"].items()}
-    options = type(assertion.options).model_validate(data)
-    return Assertion(assertion.kind, options, assertion.negate, assertion.weight)
-
-
 def build_cells(suite: Suite) -> list[Cell]:
     """Tests × prompts × targets, in the order the matrix shows them."""
     cells = []
     for test in suite.tests:
-        asserts = [_render_assertion(a, test.vars) for a in test.asserts]
+        asserts = [Assertion(a.kind, a.options.rendered(test.vars), a.negate, a.weight) for a in test.asserts]
         for prompt in suite.prompts:
             messages = _render_messages(prompt.messages, test.vars)
             users = [m["content"] for m in messages if m.get("role") == "user" and isinstance(m.get("content"), str)]
@@ -76,13 +61,6 @@ def build_cells(suite: Suite) -> list[Cell]:
     return cells
 
 
-def _flatten(settings: Settings, model: str) -> list[str]:
-    routes = settings.config.routes
-    if model not in routes:
-        return [model]
-    return [m for spec in routes[model].targets for m in _flatten(settings, spec.target)]
-
-
 def estimate_usd(settings: Settings, cell: Cell) -> float:
     """One call's cost, guessed high: the dearest model the target can reach, prompt at ~3 characters a token,
     the completion at its max_tokens (or 512)."""
@@ -90,7 +68,7 @@ def estimate_usd(settings: Settings, cell: Cell) -> float:
     completion = cell.params.get("max_completion_tokens") or cell.params.get("max_tokens")
     completion_tokens = float(completion or DEFAULT_COMPLETION_TOKENS)
     worst = 0.0
-    for name in _flatten(settings, cell.target.model):
+    for name in reachable(settings, cell.target.model):
         provider_name, _, model = name.partition("/")
         provider = settings.providers.get(provider_name)
         info = provider.model_info(model) if provider is not None else None

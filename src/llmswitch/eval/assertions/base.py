@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from ..template import render
+
 __all__ = ["Context", "Grade", "Kind", "Options", "Output", "Services", "verdict"]
 
 
@@ -88,6 +90,21 @@ class Options(BaseModel):
         """Strings that may hold ``{{var}}`` placeholders."""
         value = getattr(self, "value", None)
         return [value] if isinstance(value, str) else []
+
+    def rendered(self, variables: dict[str, Any]) -> Options:
+        """A copy with the placeholders filled in (itself when it has none), validated again."""
+        if not any("{{" in text for text in self.templates()):
+            return self
+        return type(self).model_validate(self.fill(self.model_dump(), variables))
+
+    def fill(self, data: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+        """Fill the fields :meth:`templates` names (``value``, or each string of a list ``value``)."""
+        value = data.get("value")
+        if isinstance(value, str):
+            data["value"] = render(value, variables)
+        elif isinstance(value, list):
+            data["value"] = [render(v, variables) if isinstance(v, str) else v for v in value]
+        return data
 
 
 Check = Callable[[Any, Output, Context], "Grade | Awaitable[Grade]"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
+from ..template import render
 from .base import Context, Grade, Kind, Options, Output, verdict
 
 __all__ = ["KINDS", "parse_path"]
@@ -117,6 +118,11 @@ class ToolCall(Options):
 
     def templates(self) -> list[str]:
         return [v for v in (self.arguments or {}).values() if isinstance(v, str)]
+
+    def fill(self, data: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+        data["arguments"] = {k: render(v, variables) if isinstance(v, str) else v
+                             for k, v in (data["arguments"] or {}).items()}
+        return data
 
 
 def _is_json(opts: NoOptions, out: Output, ctx: Context) -> Grade:
