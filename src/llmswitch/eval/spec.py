@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -129,7 +129,6 @@ class Suite:
     tests: list[TestCase]
     judge: str | None = None
     embedding: str | None = None
-    routes: set[str] = field(default_factory=set)  # every route or provider/model an assertion calls
 
 
 def _message_loc(loc: tuple[Any, ...]) -> FieldPath:
@@ -189,13 +188,12 @@ class _Checker:
         except ValidationError as exc:
             self.problems += _pydantic_problems(exc, self.name, self.lines, path)
             return None
-        for option in kind.routes:
-            route = getattr(options, option) or {"route": defaults.embedding, "judge": defaults.judge}[option]
-            default_field = "embedding" if option == "route" else "judge"
-            if route is None:
-                self.add(path, f"{kind.name} needs a route: set {option}: here or defaults.{default_field}")
-            elif getattr(options, option) is not None:
-                self.route((*path, option), route)
+        if kind.route is not None:
+            option, default_key = kind.route
+            if getattr(options, option) is not None:
+                self.route((*path, option), getattr(options, option))
+            elif getattr(defaults, default_key) is None:
+                self.add(path, f"{kind.name} needs a route: set {option}: here or defaults.{default_key}")
         return Assertion(kind, options, negate, float(weight))
 
     def params(self, path: FieldPath, params: dict[str, Any]) -> None:
@@ -239,61 +237,58 @@ def load_suite(source: str | Path, target_problem: TargetProblem) -> Suite:
     if folder not in sys.path:  # `python` assertions name modules beside the file
         sys.path.insert(0, folder)
     check = _Checker(name, lines, target_problem)
+    defaults = model.defaults
+    check.params(("defaults", "params"), defaults.params)
+    for key in ("judge", "embedding"):
+        if getattr(defaults, key) is not None:
+            check.route(("defaults", key), getattr(defaults, key))
+    prompts = _prompts(model, check)
+    targets = _targets(model, check)
+    tests = _tests(model, check, placeholders(text for prompt in prompts for text in prompt.texts()))
+    if check.problems:
+        raise ConfigError(_summary(name, check.problems), problems=check.problems)
+    return Suite(name, model.description, prompts, targets, tests, defaults.judge, defaults.embedding)
 
+
+def _prompts(model: FileModel, check: _Checker) -> list[Prompt]:
     prompts = [_prompt(raw, i) for i, raw in enumerate(model.prompts)]
     for i, (raw, prompt) in enumerate(zip(model.prompts, prompts, strict=True)):
         if not prompt.messages or (isinstance(raw, PromptModel) and raw.content is None and raw.messages is None):
             check.add(("prompts", i), "a prompt needs content or messages")
-    targets = []
-    for i, raw_target in enumerate(model.targets):
-        spec = TargetModel(target=raw_target) if isinstance(raw_target, str) else raw_target
-        check.route(("targets", i) if isinstance(raw_target, str) else ("targets", i, "target"), spec.target)
-        check.params(("targets", i, "params"), spec.params)
-        targets.append(Target(spec.label or spec.target, spec.target, {**model.defaults.params, **spec.params}))
+    labels = _unique([p.label for p in prompts])
+    return [replace(p, label=label) for p, label in zip(prompts, labels, strict=True)]
 
+
+def _targets(model: FileModel, check: _Checker) -> list[Target]:
+    specs = [TargetModel(target=raw) if isinstance(raw, str) else raw for raw in model.targets]
+    for i, (raw, spec) in enumerate(zip(model.targets, specs, strict=True)):
+        check.route(("targets", i) if isinstance(raw, str) else ("targets", i, "target"), spec.target)
+        check.params(("targets", i, "params"), spec.params)
+    labels = _unique([spec.label or spec.target for spec in specs])
+    return [Target(label, spec.target, {**model.defaults.params, **spec.params})
+            for label, spec in zip(labels, specs, strict=True)]
+
+
+def _tests(model: FileModel, check: _Checker, prompt_vars: list[str]) -> list[TestCase]:
     defaults = model.defaults
-    check.params(("defaults", "params"), defaults.params)
     shared = [check.assertion(raw, ("defaults", "assert", j), defaults) for j, raw in enumerate(defaults.assert_)]
-    for key, route in (("judge", defaults.judge), ("embedding", defaults.embedding)):
-        if route is not None:
-            check.route(("defaults", key), route)
-    prompt_vars = placeholders(text for prompt in prompts for text in prompt.texts())
+    labels = _unique([raw.description or f"test {i + 1}" for i, raw in enumerate(model.tests)])
     tests = []
-    for i, raw_test in enumerate(model.tests):
-        own = [check.assertion(raw, ("tests", i, "assert", j), defaults) for j, raw in enumerate(raw_test.assert_)]
-        check.params(("tests", i, "params"), raw_test.params)
+    for i, (raw, label) in enumerate(zip(model.tests, labels, strict=True)):
+        own = [check.assertion(spec, ("tests", i, "assert", j), defaults) for j, spec in enumerate(raw.assert_)]
+        check.params(("tests", i, "params"), raw.params)
         asserts = [a for a in (*shared, *own) if a is not None]
-        variables = {**defaults.vars, **raw_test.vars}
+        variables = {**defaults.vars, **raw.vars}
         needed = prompt_vars + placeholders(t for a in asserts for t in a.options.templates())
         for var in dict.fromkeys(needed):
             if var not in variables:
-                path: FieldPath = ("tests", i, "vars") if raw_test.vars else ("tests", i)
-                check.add(path, f"missing var {var!r} (a prompt or assertion uses {{{{{var}}}}})")
-        if not raw_test.assert_ and not defaults.assert_:
+                check.add(("tests", i, "vars") if raw.vars else ("tests", i),
+                          f"missing var {var!r} (a prompt or assertion uses {{{{{var}}}}})")
+        if not raw.assert_ and not defaults.assert_:
             check.add(("tests", i), "a test needs at least one assertion (assert: or defaults.assert)")
-        tests.append(TestCase(
-            label=raw_test.description or f"test {i + 1}", vars=variables, asserts=asserts,
-            repeat=raw_test.repeat or defaults.repeat or 1,
-            threshold=raw_test.threshold if raw_test.threshold is not None else
-            defaults.threshold if defaults.threshold is not None else 1.0,
-            params=raw_test.params,
-        ))
-    if check.problems:
-        raise ConfigError(_summary(name, check.problems), problems=check.problems)
-
-    prompts = [Prompt(label, p.messages) for label, p in zip(_unique([p.label for p in prompts]), prompts,
-                                                             strict=True)]
-    targets = [Target(label, t.model, t.params) for label, t in zip(_unique([t.label for t in targets]), targets,
-                                                                     strict=True)]
-    tests = [TestCase(label, t.vars, t.asserts, t.repeat, t.threshold, t.params)
-             for label, t in zip(_unique([t.label for t in tests]), tests, strict=True)]
-    routes = {r for t in tests for a in t.asserts for r in _routes(a, defaults)}
-    return Suite(name, model.description, prompts, targets, tests, defaults.judge, defaults.embedding, routes)
-
-
-def _routes(assertion: Assertion, defaults: DefaultsModel) -> list[str]:
-    fallback = {"route": defaults.embedding, "judge": defaults.judge}
-    return [r for option in assertion.kind.routes if (r := getattr(assertion.options, option) or fallback[option])]
+        threshold = next((t for t in (raw.threshold, defaults.threshold) if t is not None), 1.0)
+        tests.append(TestCase(label, variables, asserts, raw.repeat or defaults.repeat or 1, threshold, raw.params))
+    return tests
 
 
 def _summary(name: str, problems: list[str]) -> str:

@@ -117,4 +117,4 @@ class Kind:
     name: str
     options: type[Options]
     check: Check
-    routes: tuple[str, ...] = ()  # option fields naming a route (checked against the providers file)
+    route: tuple[str, str] | None = None  # (its option naming a route, the `defaults` key used when unset)

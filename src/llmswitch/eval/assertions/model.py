@@ -74,6 +74,6 @@ async def _rubric(opts: Rubric, out: Output, ctx: Context) -> Grade:
 
 
 KINDS = [
-    Kind("similar", Similar, _similar, routes=("route",)),
-    Kind("llm-rubric", Rubric, _rubric, routes=("judge",)),
+    Kind("similar", Similar, _similar, route=("route", "embedding")),
+    Kind("llm-rubric", Rubric, _rubric, route=("judge", "judge")),
 ]
