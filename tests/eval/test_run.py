@@ -141,6 +141,11 @@ def test_baseline_marks_regressions_and_improvements(workdir: Path, server: Mock
                      ("names Bob", "alpha/m-1"): "regression", ("names Bob", "beta"): "regression"}
     assert data["summary"]["regressions"] == 3 and data["summary"]["improvements"] == 1
     assert "▼" in result.output and "▲" in result.output
+    sent = upstream_calls(server)
+    (workdir / "broken.json").write_text("{}", encoding="utf-8")
+    bad = invoke("eval", str(path), "--config", str(providers), "--baseline", "broken.json", "--no-cache")
+    assert bad.exit_code == 1 and "broken.json: not a results file" in bad.output
+    assert upstream_calls(server) == sent  # checked before anything is sent
 
 
 def test_filter_selects_tests_or_targets(workdir: Path, server: MockServer, judge: JudgeServer,

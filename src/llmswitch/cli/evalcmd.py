@@ -137,7 +137,7 @@ def _check_outputs(outputs: Sequence[Path]) -> None:
 
 def run_eval(opts: EvalOptions) -> int:
     from ..eval.cache import Cache
-    from ..eval.report_files import apply_baseline, write
+    from ..eval.report_files import apply_baseline, load_baseline, write
     from ..eval.report_text import print_failures, print_matrix
     from ..eval.runner import RunOptions, build_cells
     from ..eval.spec import load_suite
@@ -147,6 +147,7 @@ def run_eval(opts: EvalOptions) -> int:
     if not Path(opts.file).is_file():
         raise CliError(f"{opts.file}: no such eval file (llmswitch eval init {opts.file} writes a starter)",
                        code=EXIT_USAGE)
+    before = load_baseline(opts.baseline) if opts.baseline is not None else None
     loaded = load(opts.config)
     settings = loaded.settings
     suite = load_suite(opts.file, lambda name: target_problem(settings, name))
@@ -158,8 +159,8 @@ def run_eval(opts: EvalOptions) -> int:
     cache = Cache(opts.cache_dir, enabled=not opts.no_cache)
     options = RunOptions(concurrency=opts.concurrency, max_cost=opts.max_cost, timeout=opts.timeout)
     results = _run(suite, settings, cache, options, cells, secret_values(settings), loaded.source)
-    if opts.baseline is not None:
-        apply_baseline(results, opts.baseline)
+    if before is not None:
+        apply_baseline(results, before)
     out = console()
     print_matrix(results, out)
     print_failures(results, console(stderr=True))

@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 from ..errors import ConfigError
 from .results import CellResult, Results
 
-__all__ = ["FORMATS", "apply_baseline", "render", "write"]
+__all__ = ["FORMATS", "apply_baseline", "load_baseline", "render", "write"]
 
 
 def _json(results: Results) -> str:
@@ -106,13 +106,17 @@ def write(results: Results, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def apply_baseline(results: Results, path: Path) -> None:
-    """Mark each cell against the same cell (test, prompt, target) of an earlier results file."""
+def load_baseline(path: Path) -> dict[tuple[str, str, str], str]:
+    """An earlier results file's status by (test, prompt, target); read before the run, so a bad file costs nothing."""
     try:
         old: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        before = {(c["test"], c["prompt"], c["target"]): c["status"] for c in old["cells"]}
+        return {(c["test"], c["prompt"], c["target"]): c["status"] for c in old["cells"]}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a results file from `llmswitch eval -o FILE.json` ({exc})") from None
+
+
+def apply_baseline(results: Results, before: dict[tuple[str, str, str], str]) -> None:
+    """Mark each cell against the same cell (test, prompt, target) of the earlier run."""
     for result in results.cells:
         cell = result.cell
         previous = before.get((cell.test.label, cell.prompt.label, cell.target.label))
