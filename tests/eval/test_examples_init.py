@@ -52,15 +52,19 @@ def test_progress_bar_on_a_terminal(workdir: Path) -> None:
     import os
     import subprocess
 
-    from eval_support import SCRIPT
+    from eval_support import SCRIPT, write_yaml
 
     if not SCRIPT.exists():
         pytest.skip("the llmswitch console script is not installed in this environment")
+    suite = write_yaml(workdir / "suite.yaml", {  # on the demo's fastest provider
+        "prompts": ["Say {{word}}"], "targets": ["swift/swift-1"],
+        "tests": [{"vars": {"word": word}, "assert": [{"type": "contains", "value": "hello"}]}
+                  for word in ("hello", "bye", "hello again")]})
     env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "120"}
-    done = subprocess.run([str(SCRIPT), "eval", str(EXAMPLES / "basic.yaml"), "--no-cache"], cwd=workdir, env=env,
+    done = subprocess.run([str(SCRIPT), "eval", str(suite), "--no-cache"], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "9/9" in done.stderr and "0 failed" in done.stderr and "$0.0006" in done.stderr
+    assert done.returncode == 1, done.stderr
+    assert "3/3" in done.stderr and "1 failed" in done.stderr and "$0.000" in done.stderr
 
 
 def test_eval_help_imports_nothing_heavy(workdir: Path) -> None:
