@@ -1,8 +1,8 @@
 """Read an eval file (YAML or JSON) and remember the line of every field, for ``file:line: field`` errors.
 
-The providers file's reader (:mod:`llmswitch.config`) speaks of "the providers file" in its messages,
-so this is its small twin for eval files: YAML's node marks give each path its line, and JSON (a
-subset of YAML for our purpose) is checked by :mod:`json` first so its own errors read naturally.
+The providers file's reader (:mod:`llmswitch.config`) speaks of "the providers file" in its messages
+and keeps its line builder private, so this is its small twin for eval files: YAML's node marks give
+each path its line; a JSON file is read by :mod:`json` and its lines are taken from YAML's marks.
 """
 
 from __future__ import annotations
@@ -85,15 +85,15 @@ def read(source: str | Path) -> tuple[dict[str, Any], Lines, str]:
     lines = Lines()
     is_json = path.suffix.lower() == ".json"
     try:
-        if is_json:
-            data = json.loads(text)  # JSON's own errors first (they name line and column)
-        data = _compose(text, lines, name) if not is_json or _yaml_can_read(text) else data
+        data = json.loads(text) if is_json else _compose(text, lines, name)
     except ConfigError:
         raise
     except Exception as exc:  # the parsers' errors carry their line
         detail = str(exc).strip().replace("\n", " ")
         raise ConfigError(f"{name}:{_error_line(exc)}: (file): not valid {'JSON' if is_json else 'YAML'}: "
                           f"{detail}") from None
+    if is_json:
+        _json_lines(text, lines, name)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -101,6 +101,13 @@ def read(source: str | Path) -> tuple[dict[str, Any], Lines, str]:
     return data, lines, name
 
 
-def _yaml_can_read(text: str) -> bool:
-    """PyYAML reads nearly all JSON; tabs used as indentation are the exception, and cost only line numbers."""
-    return "\t" not in text
+def _json_lines(text: str, lines: Lines, name: str) -> None:
+    """Line numbers for a JSON file, from YAML's marks (the data itself comes from :mod:`json`, whose numbers
+    YAML 1.1 would read differently). Duplicate keys are still errors; anything else YAML cannot read
+    (tabs as indentation) costs only the line numbers."""
+    try:
+        _compose(text, lines, name)
+    except ConfigError:
+        raise
+    except Exception:
+        lines.lines.clear()

@@ -31,10 +31,6 @@ class Cell:
     asserts: list[Assertion]
     question: str  # the last user message, for judges
 
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return self.prompt.label, self.target.label, self.test.label
-
 
 @dataclass(slots=True)  # not frozen: built four times a cell, and a frozen __init__ costs twice as much
 class AssertionResult:
@@ -93,8 +89,8 @@ class CellResult:
         if errors:
             self.reason = f"{errors[0].error_type}: {errors[0].error}"
         else:
-            failed = next(a for r in self.runs for a in r.assertions if not a.passed)
-            self.reason = f"{failed.type}: {failed.reason}"
+            failed = next((a for r in self.runs for a in r.assertions if not a.passed), None)
+            self.reason = f"{failed.type}: {failed.reason}" if failed else "under the threshold"
 
     def as_dict(self) -> dict[str, Any]:
         cell = self.cell
