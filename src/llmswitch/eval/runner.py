@@ -145,6 +145,8 @@ class _Runner:
             return Run(index, output, [failed], False, 0.0)
         context = Context(cell.test.vars, self.caller, cell.question, self.suite.judge, self.suite.embedding)
         graded: list[AssertionResult] = []
+        weights = weighted = 0.0
+        passed = True
         for assertion in cell.asserts:
             try:
                 grade = assertion.kind.check(assertion.options, output, context)
@@ -153,13 +155,15 @@ class _Runner:
             except Exception as exc:  # a broken judge or user function fails its assertion, with the reason
                 grade = Grade(False, 0.0, f"{type(exc).__name__}: {exc}")
             assert isinstance(grade, Grade)
+            ok, score, reason = grade.passed, grade.score, grade.reason
             if assertion.negate:
-                grade = Grade(not grade.passed, 1.0 - grade.score, f"NOT ({grade.reason})")
-            score = min(1.0, max(0.0, grade.score))
-            graded.append(AssertionResult(assertion.name, assertion.weight, grade.passed, score, grade.reason))
-        weights = sum(a.weight for a in graded)
-        score = sum(a.weight * a.score for a in graded) / weights if weights else float(all(a.passed for a in graded))
-        passed = all(a.passed for a in graded if a.weight > 0)
+                ok, score, reason = not ok, 1.0 - score, f"NOT ({reason})"
+            score = 0.0 if score < 0.0 else 1.0 if score > 1.0 else score
+            graded.append(AssertionResult(assertion.name, assertion.weight, ok, score, reason))
+            weights += assertion.weight
+            weighted += assertion.weight * score
+            passed = passed and (ok or assertion.weight == 0)  # weight 0: informative only
+        score = weighted / weights if weights else float(all(a.passed for a in graded))
         return Run(index, output, graded, passed, score)
 
 
