@@ -17,6 +17,9 @@ Contestants:
 - eval --no-cache    every call sent, graded, nothing stored
 - eval cold cache    every call sent, graded, and written to the cache
 - eval warm cache    every answer from the cache (a rerun after editing assertions)
+
+Last, eval's own per-cell work (grading; the cache's key, lookup and write) is timed alone, since a
+few percent of a whole call is within the round-to-round noise of a shared machine.
 """
 
 from __future__ import annotations
@@ -70,6 +73,41 @@ def measure(run: Callable[[], Any]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     run()
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def own_work(suite: Any, settings: Any, cells: list[Any], folder: Path, rounds: int) -> tuple[float, float]:
+    """CPU µs per cell of what eval adds to each call, timed alone (so the machine's noise in a whole
+    call does not drown it): (grading the four assertions, the cache's key + lookup + write)."""
+    results = asyncio.run(run_suite(suite, settings, Cache(enabled=False), RunOptions(), cells=cells))
+    outputs = [result.runs[0].output for result in results.cells]
+    timed = [_own_round(suite, settings, cells, outputs, Cache(folder / f"own-{n}")) for n in range(rounds)]
+    return min(g for g, _ in timed) / len(cells) * 1e6, min(c for _, c in timed) / len(cells) * 1e6
+
+
+def _own_round(suite: Any, settings: Any, cells: list[Any], outputs: list[Any], cache: Cache) -> tuple[float, float]:
+    from llmswitch.eval.calls import Caller
+    from llmswitch.eval.runner import _Runner
+
+    caller = Caller(None, settings, cache)  # type: ignore[arg-type]  # no client: nothing is sent
+    runner = _Runner(suite, settings, caller, RunOptions(), None)
+
+    async def grade_all() -> None:
+        for cell, output in zip(cells, outputs, strict=True):
+            await runner.grade(cell, 0, output)
+
+    def cache_all() -> None:
+        for cell, output in zip(cells, outputs, strict=True):
+            key = runner.key(cell, 0)
+            if caller.cached(key) is None:
+                cache.put(key, output.as_dict())
+        cache.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        grading = measure(lambda: loop.run_until_complete(grade_all()))[1]
+    finally:
+        loop.close()
+    return grading, measure(cache_all)[1]
 
 
 def main() -> int:
@@ -128,6 +166,11 @@ def main() -> int:
         ratio_min = min(cpus) / min(base) - 1
         print(f"{name:<18} {wall:>7.3f} {statistics.median(per_cell):>12.3f} "
               f"{f'[{min(per_cell):.3f} … {max(per_cell):.3f}]':>16} {paired:>+22.1%} {ratio_min:>+8.1%}")
+    grading, caching = own_work(suite, settings, cells, folder, args.rounds)
+    call_us = statistics.median(cpu for _, cpu in figures["compare"]) / 200 * 1e6
+    print(f"eval's own work per cell, timed alone (min of {args.rounds}): grading {grading:.1f} µs "
+          f"({grading / call_us:.1%} of compare's median call), cache key + lookup + write {caching:.1f} µs "
+          f"({caching / call_us:.1%})")
     return 0
 
 

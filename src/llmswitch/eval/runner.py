@@ -184,7 +184,9 @@ async def run_suite(suite: Suite, settings: Settings, cache: Cache, options: Run
             runner = _Runner(suite, settings, caller, options, progress)
             runner.total = len(results)
             runner.check_budget(results)
-            tasks = [asyncio.ensure_future(runner.cell(r, estimate_usd(settings, r.cell))) for r in results]
+            priced = options.max_cost is not None
+            tasks = [asyncio.ensure_future(runner.cell(r, estimate_usd(settings, r.cell) if priced else 0.0))
+                     for r in results]
             try:
                 await asyncio.gather(*tasks)
             except asyncio.CancelledError:
