@@ -1,9 +1,10 @@
 """A loopback OpenAI-protocol judge, scripted to grade: the smallest addition the mock providers lack.
 
-The mock providers answer deterministically by echoing; a judge must answer with a verdict that
-depends on what it is asked. This one reads the rubric ("must mention 'WORD'") and the answer
-from the request, and replies with ``{"pass", "score", "reason"}`` as structured output, the way a
-real judge model would be asked to. It records every request body.
+The mock providers answer deterministically (an echo, or a fixed instance of the schema asked for);
+a judge must answer with a verdict that depends on what it is asked. This one reads the rubric
+("must mention 'WORD'") and the answer from the request, and replies with ``{"pass", "score",
+"reason"}`` as structured output, the way a real judge model would be asked to; a rubric saying
+"off-schema" gets a reply that ignores the schema. It records every request body.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 def verdict_for(body: dict[str, Any]) -> dict[str, Any]:
     prompt = body["messages"][-1]["content"]
     rubric = re.search(r"Rubric:\n(.*?)\n\nQuestion:", prompt, re.DOTALL)
+    if rubric and "off-schema" in rubric.group(1):  # a judge that ignores the grading schema
+        return {"verdict": "looks fine to me"}
     answer = prompt.rpartition("Answer:\n")[2]
     word = re.search(r"must mention '([^']+)'", rubric.group(1) if rubric else "")
     if word is None:

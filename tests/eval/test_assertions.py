@@ -154,14 +154,22 @@ def test_cells_stream_and_embeddings_go_to_the_embedding_route(
     assert len(embeddings) == 2 and {e["model"] for e in embeddings} == {"emb-1"}
 
 
-def test_a_judge_reply_that_is_not_a_verdict_fails_the_assertion(workdir: Path, server: MockServer) -> None:
-    """A judge that answers off-schema (here: a mock that echoes) fails the cell with the reason, not the run."""
-    config = providers_file(workdir / "providers.yaml", server)
+def test_a_judge_that_fails_fails_the_assertion_not_the_run(workdir: Path, server: MockServer,
+                                                            judge: JudgeServer) -> None:
+    """A verdict off the grading schema, or a judge that errors, fails the assertion with the reason."""
+    config = providers_file(workdir / "providers.yaml", server, judge.base_url)
+    server.mount("beta").fail("500*20")
     suite = write_yaml(workdir / "suite.yaml", {
         "prompts": ["hi"], "targets": ["alpha/m-1"],
-        "tests": [{"assert": [{"type": "llm-rubric", "value": "polite", "judge": "beta/m-1"}]}]})
+        "tests": [{"description": "off-schema", "assert": [{"type": "llm-rubric", "value": "off-schema please",
+                                                             "judge": "judge/grader"}]},
+                  {"description": "judge down", "assert": [{"type": "llm-rubric", "value": "polite",
+                                                             "judge": "beta/m-1"}]},
+                  {"description": "no judge needed", "assert": [{"type": "contains", "value": "hi"}]}]})
     out = workdir / "r.json"
     result = invoke("eval", str(suite), "--config", str(config), "-o", str(out))
     assert result.exit_code == 1
-    reason = results(out)["cells"][0]["runs"][0]["assertions"][0]["reason"]
-    assert "does not fit the grading schema" in reason, reason
+    cells = {c["test"]: c for c in results(out)["cells"]}
+    assert "does not fit the grading schema" in cells["off-schema"]["runs"][0]["assertions"][0]["reason"]
+    assert cells["judge down"]["runs"][0]["assertions"][0]["reason"].startswith("InternalServerError")
+    assert [c["status"] for c in cells.values()] == ["fail", "fail", "pass"]
