@@ -18,14 +18,23 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import catalog
-from ._secret import Secret
-from .adapters.base import Provider
+from ._secret import Secret, redact
+from .adapters.base import MAX_RESPONSE_BYTES, Provider
 from .catalog import ModelInfo
 from .errors import ConfigError
 
@@ -49,11 +58,22 @@ __all__ = [
 
 FallbackClass = Literal[
     "rate_limit", "server_error", "timeout", "connection", "auth", "context_window", "content_filter",
-    "billing", "not_found", "stream_interrupted",
-]
+    "quota", "billing", "not_found", "stream_interrupted",
+]  # billing: the former name of quota, still accepted
 Capability = Literal["chat", "stream", "tools", "vision", "json_mode", "embeddings", "reasoning"]
 DEFAULT_FALLBACK_ON: tuple[FallbackClass, ...] = ("rate_limit", "server_error", "timeout", "connection")
 M = TypeVar("M", bound=BaseModel)
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML's ``true`` is not a number (pydantic would read it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Num = Annotated[float, BeforeValidator(_not_bool), AllowInfNan(False)]  # finite: `.inf` is no limit
 
 
 class _Frozen(BaseModel):
@@ -61,10 +81,10 @@ class _Frozen(BaseModel):
 
 
 class Backoff(_Frozen):
-    initial: float = Field(default=0.5, ge=0)
-    max: float = Field(default=8.0, ge=0)
-    multiplier: float = Field(default=2.0, ge=1)
-    jitter: float = Field(default=0.25, ge=0, le=1)  # openai's: up to 25% less than the nominal wait
+    initial: Num = Field(default=0.5, ge=0)
+    max: Num = Field(default=8.0, ge=0)
+    multiplier: Num = Field(default=2.0, ge=1)
+    jitter: Num = Field(default=0.25, ge=0, le=1)  # openai's: up to 25% less than the nominal wait
 
     @model_validator(mode="after")
     def _ordered(self) -> Backoff:
@@ -74,10 +94,11 @@ class Backoff(_Frozen):
 
 
 class RetryConfig(_Frozen):
-    max_attempts: int = Field(default=3, ge=1, le=20)  # 1 try + 2 retries per target, as openai's client
+    max_attempts: Int = Field(default=3, ge=1, le=20)  # 1 try + 2 retries per target, as openai's client
     backoff: Backoff = Backoff()
     in_place: bool = False  # retry a failing target before moving on to the next one
-    budget: float = Field(default=0.2, ge=0, le=1)  # retries may add at most this share of traffic per target
+    budget: Num = Field(default=0.2, ge=0, le=1)  # retries may add at most this share of traffic per target
+    max_wait: Num = Field(default=60.0, gt=0)  # no wait between tries is longer (openai caps Retry-After at 60 s)
 
 
 _TIMEOUT_FIELDS = ("connect", "read", "first_token", "idle")
@@ -88,11 +109,11 @@ class Timeouts(_Frozen):
     fallback); the others bound one attempt: ``connect``, ``read`` (a non-streamed response),
     ``first_token`` (a stream's first output) and ``idle`` (the gap between stream chunks)."""
 
-    connect: float | None = Field(default=5.0, gt=0)
-    read: float | None = Field(default=None, gt=0)
-    first_token: float | None = Field(default=None, gt=0)
-    idle: float | None = Field(default=None, gt=0)
-    total: float | None = Field(default=600.0, gt=0)
+    connect: Num | None = Field(default=5.0, gt=0)
+    read: Num | None = Field(default=None, gt=0)
+    first_token: Num | None = Field(default=None, gt=0)
+    idle: Num | None = Field(default=None, gt=0)
+    total: Num | None = Field(default=600.0, gt=0)  # openai's default; null (explicit) means unbounded
 
     @model_validator(mode="after")
     def _possible(self) -> Timeouts:
@@ -115,11 +136,11 @@ class BreakerConfig(_Frozen):
     ``cooldown`` seconds (or the server's Retry-After, up to ``max_cooldown``)."""
 
     enabled: bool = True
-    failures: int = Field(default=5, ge=1)
-    window: float = Field(default=60.0, gt=0)
-    cooldown: float = Field(default=30.0, gt=0)
-    max_cooldown: float = Field(default=300.0, gt=0)
-    half_open_probes: int = Field(default=1, ge=1)
+    failures: Int = Field(default=5, ge=1)
+    window: Num = Field(default=60.0, gt=0)
+    cooldown: Num = Field(default=30.0, gt=0)
+    max_cooldown: Num = Field(default=300.0, gt=0)
+    half_open_probes: Int = Field(default=1, ge=1)
 
 
 class Policy(_Frozen):
@@ -131,7 +152,7 @@ class Policy(_Frozen):
 
 class TargetConfig(_Frozen):
     target: str
-    weight: float = Field(default=1.0, gt=0)
+    weight: Num = Field(default=1.0, gt=0)
 
 
 class RouteConfig(_Frozen):
@@ -141,7 +162,7 @@ class RouteConfig(_Frozen):
     timeouts: Timeouts | None = None
     circuit_breaker: BreakerConfig | None = None
     fallback_on: tuple[FallbackClass, ...] | None = None
-    hedge_after: float | None = Field(default=None, gt=0)
+    hedge_after: Num | None = Field(default=None, gt=0)
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -152,16 +173,16 @@ class RouteConfig(_Frozen):
 
 
 class PriceConfig(_Frozen):
-    input: float = Field(ge=0)
-    output: float = Field(default=0.0, ge=0)
+    input: Num = Field(ge=0)
+    output: Num = Field(default=0.0, ge=0)
     currency: Literal["CNY", "USD"] = "USD"
 
 
 class ModelSpec(_Frozen):
     """What the file may say about a model the catalog does not know (or knows differently)."""
 
-    context_window: int | None = Field(default=None, gt=0)
-    max_output: int | None = Field(default=None, gt=0)
+    context_window: Int | None = Field(default=None, gt=0)
+    max_output: Int | None = Field(default=None, gt=0)
     capabilities: tuple[Capability, ...] | None = None
 
 
@@ -178,6 +199,7 @@ class ProviderConfig(BaseModel):
     headers: dict[str, str] = {}
     strict: bool = False
     timeouts: Timeouts | None = None
+    max_response_bytes: Int = Field(default=MAX_RESPONSE_BYTES, gt=0)  # a larger non-streamed body is refused
     prices: dict[str, PriceConfig] = {}
     # a list of names, or name → {context_window, max_output, capabilities}; when given, routes
     # may only name these models
@@ -214,17 +236,18 @@ class ProviderConfig(BaseModel):
 
 def check_url(value: str) -> str:
     """An absolute http(s) URL with a host and a valid port, or a ValueError saying what is wrong."""
+    shown = redact(value)  # a password in the URL is never echoed
     if any(ch.isspace() for ch in value):
-        raise ValueError(f"URL contains whitespace: {value!r}")
+        raise ValueError(f"URL contains whitespace: {shown!r}")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"must be an http(s) URL, got scheme {parts.scheme or 'none'!r} in {value!r}")
+        raise ValueError(f"must be an http(s) URL, got scheme {parts.scheme or 'none'!r} in {shown!r}")
     if not parts.hostname:
-        raise ValueError(f"URL has no host: {value!r}")
+        raise ValueError(f"URL has no host: {shown!r}")
     try:
         parts.port  # noqa: B018 — raises on a port that is not a number in range
     except ValueError:
-        raise ValueError(f"URL has an invalid port: {value!r}") from None
+        raise ValueError(f"URL has an invalid port: {shown!r}") from None
     return value
 
 
@@ -250,7 +273,7 @@ class Config(_Frozen):
     defaults: Policy = Policy()
     default_route: str | None = None
     passthrough: str | None = None  # the OpenAI-protocol provider that serves endpoints we do not route
-    cny_per_usd: float = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
+    cny_per_usd: Num = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
     telemetry: TelemetryConfig = TelemetryConfig()
 
 
@@ -345,12 +368,48 @@ class _Lines:
         return None
 
 
+MAX_EXPANDED = 100_000  # values a providers file may hold once its YAML aliases are expanded
+
+
+def _expanded_size(root: Any, name: str) -> None:
+    """Refuse a file whose aliases expand past MAX_EXPANDED values (a "billion laughs" bomb) or
+    refer to themselves: sizes are counted over the node graph, each node once (linear time)."""
+    import yaml
+
+    def children(node: Any) -> list[Any]:
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # post-order without recursion: a deep file cannot exhaust the stack
+        node, ready = stack.pop()
+        if id(node) in sizes:
+            continue
+        line = node.start_mark.line + 1
+        if not ready:
+            if id(node) in open_:
+                raise ConfigError(f"{name}:{line}: (file): a YAML alias refers to the value that contains it")
+            open_.add(id(node))
+            stack.append((node, True))
+            stack += [(child, False) for child in children(node) if id(child) not in sizes]
+            continue
+        open_.discard(id(node))
+        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children(node)), MAX_EXPANDED + 1)
+        if sizes[id(node)] > MAX_EXPANDED:
+            raise ConfigError(f"{name}:{line}: (file): YAML aliases expand to more than {MAX_EXPANDED} values; "
+                              f"refusing the file")
+
+
 def _yaml_with_lines(text: str, lines: _Lines, name: str) -> Any:
     import yaml
 
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is None:
-        return {}
+        return None
+    _expanded_size(node, name)
 
     def build(n: Any, path: Path_) -> Any:
         lines.lines.setdefault(path, n.start_mark.line + 1)
@@ -463,10 +522,14 @@ def _toml_lines(text: str, lines: _Lines) -> None:
                 lines.lines.setdefault(path[:i], number)
 
 
-def _interpolate(value: Any, path: Path_, missing: list[tuple[Path_, str]]) -> Any:
+def _interpolate(value: Any, path: Path_, missing: list[tuple[Path_, str]],
+                 sources: dict[Path_, list[str]] | None = None) -> Any:
+    """``${VAR}`` expanded; ``missing`` collects unset ones, ``sources`` which variables fed each path."""
     if isinstance(value, str) and "${" in value:
         def repl(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
+            if sources is not None:
+                sources.setdefault(path, []).append(name)
             found = os.environ.get(name)
             if found is None or (found == "" and default is not None):
                 if default is not None:
@@ -477,9 +540,9 @@ def _interpolate(value: Any, path: Path_, missing: list[tuple[Path_, str]]) -> A
 
         return _VAR.sub(repl, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*path, k), missing) for k, v in value.items()}
+        return {k: _interpolate(v, (*path, k), missing, sources) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*path, i), missing) for i, v in enumerate(value)]
+        return [_interpolate(v, (*path, i), missing, sources) for i, v in enumerate(value)]
     return value
 
 
@@ -493,12 +556,31 @@ def _parse_error_line(exc: Exception) -> int | None:
     return int(found.group(1)) if found else None
 
 
+_CREDENTIAL_VALUE = re.compile(
+    r"(?i)((?:api[_-]?key|[a-z_]*secret[a-z_]*|[a-z_]*token|password|passwd|authorization|access[_-]?key[a-z_]*)"
+    r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+")
+_TOKEN_LIKE = re.compile(r"(?<![\w./-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[\w-]{24,}")
+
+
+def _mask_snippet(text: str) -> str:
+    """A parser's message quotes the offending line: mask what looks like a credential in it."""
+    return _TOKEN_LIKE.sub("****", _CREDENTIAL_VALUE.sub(r"\1****", redact(text)))
+
+
 def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
     path = Path(source)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the providers file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        at = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{at}: (file): not UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start}); save the providers file as UTF-8") from None
+    if not text.strip():
+        raise ConfigError(f"{path}:1: (file): the providers file is empty; it needs at least 'providers'")
     lines = _Lines()
     fmt = {".json": "JSON", ".toml": "TOML"}.get(path.suffix.lower(), "YAML")
     try:
@@ -515,10 +597,10 @@ def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
         raise
     except Exception as exc:  # the parsers' own errors carry line/column
         line = _parse_error_line(exc)
-        detail = str(exc).strip().replace("\n", " ")
+        detail = _mask_snippet(str(exc).strip().replace("\n", " "))
         raise ConfigError(f"{path}:{line or 1}: (file): not valid {fmt}: {detail}") from None
     if data is None:
-        data = {}
+        raise ConfigError(f"{path}:1: (file): the providers file holds no settings (only comments?)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: (top level): the providers file must be a mapping with "
                           f"'providers' and 'routes'")
@@ -548,7 +630,8 @@ def _where(name: str, lines: _Lines, path: Path_) -> str:
 
 def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     missing: list[tuple[Path_, str]] = []
-    data = _interpolate(data, (), missing)
+    sources: dict[Path_, list[str]] = {}
+    data = _interpolate(data, (), missing, sources)
     problems: list[str] = []
     try:
         config = Config.model_validate(data)
@@ -565,7 +648,7 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     providers: dict[str, Provider] = {}
     unresolved: dict[str, list[str]] = {}
     for pname, spec in config.providers.items():
-        provider, issues = _provider(pname, spec, name, lines)
+        provider, issues = _provider(pname, spec, name, lines, sources)
         problems += [i for i in issues if not _deferred(i)]  # wrong keys/types fail at once
         issues = [i for i in issues if _deferred(i)]  # missing credentials fail only when used
         if provider is not None:
@@ -618,10 +701,24 @@ def _summary(name: str, problems: list[str]) -> str:
     return "\n".join([head, *("  " + p for p in problems)])
 
 
-_KNOWN_PROVIDER_KEYS = ("base_url", "headers", "strict", "timeouts", "prices", "models", "responses")
+_KNOWN_PROVIDER_KEYS = ("base_url", "headers", "strict", "timeouts", "max_response_bytes", "prices", "models",
+                       "responses")
 
 
-def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tuple[Provider | None, list[str]]:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _control_character(value: str, here: str, variables: list[str] | None) -> str | None:
+    """A credential with a CR/LF/tab would break the header (and print escaped, past redaction):
+    refuse it, naming where it came from, never the value."""
+    if not _CONTROL.search(value):
+        return None
+    origin = f"environment variable {', '.join(variables)}" if variables else "the value"
+    return f"{here}: {origin} contains a control character (CR, LF, tab, ...); a credential cannot"
+
+
+def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines,
+              sources: Mapping[Path_, list[str]]) -> tuple[Provider | None, list[str]]:
     preset = catalog.get_preset(spec.type)
     where = _where(name, lines, ("providers", pname, "type"))
     if preset is None:
@@ -636,7 +733,12 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
             if isinstance(value, (dict, list)) or value is None:
                 issues.append(f"{here}: must be a string")  # never echo the value: it is a secret
                 continue
-            credentials[key] = value if isinstance(value, Secret) else Secret(str(value))
+            secret = value if isinstance(value, Secret) else Secret(str(value))
+            problem = _control_character(secret.get(), here, sources.get(("providers", pname, key)))
+            if problem:
+                issues.append(problem)
+                continue
+            credentials[key] = secret
         elif key in preset.options:
             options[key] = value
         else:
@@ -644,7 +746,10 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
             issues.append(f"{here}: unknown key for type {spec.type!r}; allowed: {', '.join(allowed)}")
     if "api_key" in preset.credentials and "api_key" not in credentials and preset.env_key:
         env = os.environ.get(preset.env_key)
-        if env:
+        problem = _control_character(env or "", _where(name, lines, ("providers", pname)), [preset.env_key])
+        if problem:
+            issues.append(problem)
+        elif env:
             credentials["api_key"] = Secret(env)
     for cred in preset.required_credentials:
         if not credentials.get(cred):
@@ -659,7 +764,7 @@ def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines) -> tup
         issues.append(f"{_where(name, lines, ('providers', pname))}: type {spec.type!r} needs a base_url")
         base_url = ""
     provider = Provider(pname, preset, base_url, credentials, options, dict(spec.headers),
-                        _models(spec, preset.models), spec.strict)
+                        _models(spec, preset.models), spec.strict, spec.max_response_bytes)
     return provider, issues
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "LLMSwitchError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RateLimitError",
     "StreamInterruptedError",
     "UnprocessableEntityError",
@@ -59,7 +60,7 @@ ErrorKind = Literal[
     "timeout",
     "connection",
     "stream_interrupted",
-    "billing",
+    "quota",
     "other",
 ]
 
@@ -152,6 +153,14 @@ class UnprocessableEntityError(APIStatusError, openai.UnprocessableEntityError):
 
 class RateLimitError(APIStatusError, openai.RateLimitError):
     kind: ErrorKind = "rate_limit"
+
+
+class QuotaExceededError(RateLimitError):
+    """Quota exhausted or account in arrears, as openai reports it: a ``RateLimitError`` (apps
+    catching rate limits catch it too); ``code`` is the vendor's, else ``insufficient_quota``.
+    Never retried (no wait refills a quota); routes fall back on it."""
+
+    kind: ErrorKind = "quota"
 
 
 class InternalServerError(APIStatusError, openai.InternalServerError):
@@ -253,7 +262,7 @@ class StreamInterruptedError(LLMSwitchError):
 _STATUS_KIND: Mapping[int, ErrorKind] = {
     400: "bad_request",
     401: "auth",
-    402: "billing",
+    402: "quota",
     403: "permission",
     404: "not_found",
     408: "timeout",
@@ -271,6 +280,7 @@ _KIND_CLASS: Mapping[str, type[APIStatusError]] = {
     "conflict": ConflictError,
     "unprocessable": UnprocessableEntityError,
     "rate_limit": RateLimitError,
+    "quota": QuotaExceededError,
     "server_error": InternalServerError,
     "context_window": ContextWindowExceededError,
     "content_filter": ContentFilterError,
@@ -297,6 +307,8 @@ def error_for_kind(
 ) -> APIStatusError:
     """Build the exception for a failure class; 408 'timeout' keeps openai's generic status class."""
     cls = _KIND_CLASS.get(kind, APIStatusError)
+    if cls is QuotaExceededError and code is None:  # openai's code; a vendor's own code is kept
+        code = "insufficient_quota"
     err = cls(
         message,
         response=response,
@@ -329,12 +341,13 @@ def error_for_status(
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms``, ``retry-after`` (seconds or HTTP-date); None if absent/bad."""
+    """Seconds to wait from ``retry-after-ms``, ``retry-after`` (seconds or HTTP-date); None if absent
+    or unusable (not a number, NaN, infinite). A date in the past gives 0."""
     ms = headers.get("retry-after-ms")
     if ms is not None:
         try:
             value = float(ms) / 1000.0
-            if value >= 0:
+            if 0 <= value < _INF:
                 return value
         except ValueError:
             pass
@@ -348,4 +361,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         if parsed is None:
             return None
         seconds = email.utils.mktime_tz(parsed) - (time.time() if now is None else now)
-    return max(seconds, 0.0) if seconds == seconds else None
+    return max(seconds, 0.0) if -_INF < seconds < _INF else None
+
+
+_INF = float("inf")

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .config import Backoff, BreakerConfig
+from .config import Backoff, BreakerConfig, RetryConfig
 
 __all__ = [
     "ADMITTED",
@@ -27,6 +27,7 @@ __all__ = [
     "RoundRobin",
     "backoff_delay",
     "order_targets",
+    "retry_wait",
 ]
 
 Clock = Callable[[], float]
@@ -39,6 +40,16 @@ def backoff_delay(backoff: Backoff, retry_number: int, rng: Callable[[], float] 
     """
     nominal = min(backoff.initial * backoff.multiplier ** max(retry_number - 1, 0), backoff.max)
     return nominal * (1 - backoff.jitter * rng())
+
+
+def retry_wait(retry_after: float | None, retry: RetryConfig, retry_number: int,
+               rng: Callable[[], float] = random.random) -> float:
+    """How long to wait before retry number ``retry_number``: the server's Retry-After when it is
+    positive (a past date or 0 backs off, as openai does), else the backoff. The caller refuses
+    waits past ``retry.max_wait`` or the remaining deadline."""
+    if retry_after is not None and retry_after > 0:
+        return retry_after
+    return backoff_delay(retry.backoff, retry_number, rng)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,12 @@ The rules, in order:
 - A retryable failure (connection, timeout, 408/409/429/5xx, or ``x-should-retry: true``) on
   the last target standing — or on any target with ``retry.in_place`` — is retried after the
   backoff or the server's Retry-After, within ``retry.max_attempts`` and the target's retry
-  budget. A wait longer than the remaining deadline is never taken.
-- Otherwise a failure in ``fallback_on`` moves on to the next target at once. After a
+  budget. A wait longer than the remaining deadline or ``retry.max_wait`` (60 s) is never taken
+  (no retry then); a Retry-After of 0, in the past or not a number backs off instead. A
+  ``quota`` failure (quota exhausted, account in arrears) is never retried: no wait refills it.
+- Otherwise a failure in ``fallback_on`` moves on to the next target at once (``quota`` is an
+  openai ``RateLimitError``: ``rate_limit`` in ``fallback_on`` covers it, as do ``quota`` and
+  its former name ``billing``). After a
   ``context_window`` failure, targets whose window is not larger are skipped.
 - When no target is left the call fails: with the error itself when only one target was
   involved, else with :class:`~llmswitch.errors.AllTargetsFailedError` listing every attempt.
@@ -52,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
+from ._secret import redactor
 from .adapters import adapter_class
 from .adapters.base import Adapter, Provider
 from .capabilities import capable
@@ -65,8 +70,8 @@ from .policies import (
     Permit,
     RetryBudget,
     RoundRobin,
-    backoff_delay,
     order_targets,
+    retry_wait,
 )
 from .telemetry import hooks_for
 from .transport import Deadline, abort
@@ -77,8 +82,10 @@ log = logging.getLogger("llmswitch")
 log.addHandler(logging.NullHandler())  # a library: silent unless the application configures logging
 
 _RETRYABLE = frozenset({"rate_limit", "server_error", "timeout", "connection", "conflict"})
-_HARD_BREAKER = frozenset({"auth", "permission"})  # open the breaker at once
+_HARD_BREAKER = frozenset({"auth", "permission", "quota"})  # open the breaker at once
 _CLASS_OF_KIND = {"permission": "auth", "conflict": "server_error"}  # error kind → fallback_on class
+# a quota error is openai's RateLimitError: routes that fall back on rate limits fall back on it too
+_ALSO_COVERS = {"quota": ("billing", "rate_limit")}
 HOOKS = ("on_start", "on_attempt", "on_fallback", "on_success", "on_failure", "on_end")
 Hook = Callable[..., None]
 
@@ -228,8 +235,9 @@ class Router:
         self._policies: dict[tuple[str | None, int | None], Policy] = {}
         self._rotation: dict[str, RoundRobin] = {}
         self._lock = threading.Lock()
-        self._secrets = sorted({s.get() for p in settings.providers.values() for s in p.credentials.values()
-                                if len(s.get()) >= 6}, key=len, reverse=True)
+        self._credentials = tuple(s for p in settings.providers.values() for s in p.credentials.values())
+        self._redactor = redactor(self._credentials)
+        self._redacting = tuple(s.get() for s in self._credentials)  # the values it was made for
 
     # -- resolution -----------------------------------------------------------------------
     def adapter(self, provider: Provider) -> Adapter:
@@ -352,23 +360,25 @@ class Router:
                 log.exception("llmswitch hook %s raised", hook)
 
     def redact(self, text: str) -> str:
-        """``text`` with every configured credential replaced by a mask."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "**********")
-        return text
+        """``text`` with every credential of this config (in any spelling) and every URL password
+        masked: :func:`llmswitch._secret.redact`, compiled once per set of values (a live key's
+        current value included)."""
+        values = tuple(s.get() for s in self._credentials)
+        if values != self._redacting:  # a live key changed
+            self._redactor, self._redacting = redactor(values), values
+        return self._redactor(text)
 
     def scrub(self, error: BaseException) -> None:
-        """Mask credentials a vendor echoed back into an error's message or body."""
-        if not self._secrets:
-            return
+        """Mask credentials (and URL passwords) a vendor or a library echoed into an error's
+        message or body."""
         text = str(error)
-        if any(s in text for s in self._secrets):
-            error.args = (self.redact(text), *error.args[1:])
+        clean = self.redact(text)
+        if clean != text:
+            error.args = (clean, *error.args[1:])
             if hasattr(error, "message"):
                 error.message = self.redact(str(error.message))
         body = getattr(error, "body", None)
-        if body is not None and any(s in repr(body) for s in self._secrets):
+        if body is not None and self.redact(repr(body)) != repr(body):
             error.body = _redact_data(body, self.redact)  # type: ignore[attr-defined]
 
 
@@ -592,7 +602,7 @@ class CallPlan:
             log.debug("%s: %s failed after %.3fs (%s): %s", self.name, target.key, elapsed, kind,
                       self.router.redact(str(error))[:300])
 
-        falls_back = unsupported or _CLASS_OF_KIND.get(kind, kind) in self.policy.fallback_on
+        falls_back = unsupported or _falls_back(kind, self.policy.fallback_on)
         if not retryable and not falls_back:
             self._fail_now(error)
             return
@@ -601,11 +611,12 @@ class CallPlan:
         retry = self.policy.retry
         more = falls_back and self._more()
         if retryable and step.retry + 1 < retry.max_attempts and (retry.in_place or not more):
-            delay = retry_after if retry_after is not None else backoff_delay(retry.backoff, step.retry + 1,
-                                                                              self.router.rng)
+            delay = retry_wait(retry_after, retry, step.retry + 1, self.router.rng)
             left = self.remaining()
-            if left is not None and delay >= left:
-                log.debug("%s: %s asks to wait %.1fs, more than the %.1fs left", self.name, target.key, delay, left)
+            cap = retry.max_wait if left is None else min(left, retry.max_wait)
+            if delay >= cap:
+                log.debug("%s: %s asks to wait %.3gs, more than the %.3gs this call may wait", self.name,
+                          target.key, delay, cap)
             elif state.budget.try_spend():
                 self._retries.append(_Retry(target, step.retry + 1, delay))
                 self.info.retries += 1
@@ -705,6 +716,12 @@ def _attach(error: BaseException, info: RouteInfo) -> None:
         error.route_info = info  # type: ignore[attr-defined]
 
 
+def _falls_back(kind: str, fallback_on: tuple[str, ...]) -> bool:
+    if _CLASS_OF_KIND.get(kind, kind) in fallback_on:
+        return True
+    return any(also in fallback_on for also in _ALSO_COVERS.get(kind, ()))
+
+
 def _kind_of(error: BaseException) -> str:
     kind = getattr(error, "kind", None)
     return str(kind) if kind else "other"
@@ -719,6 +736,8 @@ def _retryable(error: BaseException, kind: str) -> bool:
             return True
         if should == "false":
             return False
+    if kind == "quota":  # no retry refills a quota or pays a bill
+        return False
     status = getattr(error, "status_code", None)
     if isinstance(status, int) and (status in (408, 409, 429) or status >= 500):
         return True

@@ -6,13 +6,29 @@ in-process by :class:`llmswitch.testing.MockTransport`, so the demo config needs
 
 Deadlines: httpx2's timeouts are per socket operation, so they bound ``connect`` and a single
 wait exactly but cannot express "first output within 30 s" or "the whole call within 120 s"
-across many reads. Async streams enforce those with asyncio timers (in :mod:`._stream`); sync
-streams use :class:`Watchdog`, one daemon thread that shuts a stream's socket down when its
-deadline passes, which wakes the blocked read at once.
+across many reads: a server trickling one byte every half second would keep a call alive
+forever. So every send is bounded as a whole, from connect to the last byte of a non-streamed
+body (to the response head for a stream):
+
+- sync: the clients we create run on a network backend that cuts every socket wait (connect,
+  TLS, write, read) to what is left of the attempt's deadline and fails once it has passed; a
+  caller's own ``http_client`` gets :class:`Watchdog` over the body, once there is a socket;
+- async: one ``asyncio.timeout`` scope around the whole exchange.
+
+After the head, stream readers enforce first_token, idle and total (in :mod:`._stream`): async
+with asyncio timers, sync with :class:`Watchdog`, one daemon thread that shuts a stream's socket
+down when its deadline passes, which wakes the blocked read at once.
+
+A non-streamed body larger than the provider's ``max_response_bytes`` (32 MiB by default) is
+refused and its connection closed. Redirects are never followed: no vendor API needs one, and
+following one would carry credential headers (``api-key``, ``x-api-key``, signatures) to
+whatever origin the ``Location`` names.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import heapq
 import itertools
@@ -21,14 +37,17 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpcore2
 import httpx2
 
 from . import errors
-from .adapters.base import Provider, WireRequest, json_body
+from ._secret import install_log_filters
+from .adapters.base import NonFiniteNumberError, Provider, WireRequest, json_body
 from .auth import Signer
 
 if TYPE_CHECKING:
@@ -57,6 +76,13 @@ class Deadline:
     def httpx(self) -> httpx2.Timeout:
         return httpx2.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.connect)
 
+    def exchange_limit(self, stream: bool) -> float | None:
+        """Seconds the send may take as a whole: to the head of a stream (first_token, already cut
+        to total), to the last byte of anything else (total)."""
+        if stream and self.first_token is not None:
+            return self.first_token
+        return self.total
+
 
 def connection_error(exc: Exception, request: httpx2.Request, provider: str, model: str) -> errors.APIConnectionError:
     """httpx2 transport exceptions → our connection/timeout errors (never the request headers)."""
@@ -80,6 +106,151 @@ def abort(response: httpx2.Response) -> bool:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     return True
+
+
+def _timed_out(request: httpx2.Request, provider: str, model: str, limit: float,
+               stream: bool) -> errors.APITimeoutError:
+    what = "the stream started" if stream else "the response was complete"
+    return errors.APITimeoutError(request, provider=provider, model=model,
+                                  message=f"Request timed out: the deadline ({limit:.3g}s) passed before {what}.")
+
+
+# -- bounding every socket wait by the attempt's deadline (sync) ------------------------------------
+
+class _Due(threading.local):
+    """The monotonic instant the current thread's send must end by (None: unbounded)."""
+
+    at: float | None = None
+
+
+_DUE = _Due()
+
+
+def _cut(timeout: float | None, exc: type[Exception]) -> float | None:
+    at = _DUE.at
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise exc("the attempt's deadline passed")
+    return left if timeout is None or timeout > left else timeout
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    """A socket stream whose every wait ends by the current send's deadline."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: httpcore2.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _cut(timeout, httpcore2.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _cut(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore2.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _cut(timeout, httpcore2.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore2.NetworkBackend):
+    def __init__(self, backend: httpcore2.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore2.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, _cut(timeout, httpcore2.ConnectTimeout), local_address,
+                                           socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore2.NetworkStream:
+        stream = self._backend.connect_unix_socket(path, _cut(timeout, httpcore2.ConnectTimeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+_BOUNDED: weakref.WeakSet[httpx2.Client] = weakref.WeakSet()  # our clients on the deadline backend
+
+
+def _deadline_transport() -> tuple[httpx2.HTTPTransport, bool]:
+    """httpx2's transport on the deadline backend; False when httpx2's internals moved (then the
+    watchdog bounds the body only)."""
+    transport = httpx2.HTTPTransport(limits=DEFAULT_LIMITS)
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if not isinstance(pool, httpcore2.ConnectionPool) or not isinstance(backend, httpcore2.NetworkBackend):
+        return transport, False
+    pool._network_backend = _DeadlineBackend(backend)
+    return transport, True
+
+
+# -- response size ------------------------------------------------------------------------------------
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Capped(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """A response body that stops at ``limit`` bytes on the wire."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream, self._limit, self._seen = stream, limit, 0
+
+    def _count(self, piece: bytes) -> bytes:
+        self._seen += len(piece)
+        if self._seen > self._limit:
+            raise _TooLarge
+        return piece
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._stream:
+            yield self._count(piece)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for piece in self._stream:
+            yield self._count(piece)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+def _too_large(response: httpx2.Response, provider: Provider, model: str) -> errors.APIStatusError:
+    limit = provider.max_response_bytes
+    size = f"{limit / 2**20:.3g} MiB" if limit >= 2**20 else f"{limit} bytes"
+    return errors.error_for_kind("server_error", f"response body larger than {size} (the provider's "
+                                 f"max_response_bytes); connection closed", response=response,
+                                 provider=provider.name, model=model, status_code=502)
+
+
+def _redirected(response: httpx2.Response, provider: Provider, model: str) -> errors.APIStatusError:
+    location = response.request.url.join(response.headers.get("location", ""))
+    port = f":{location.port}" if location.port else ""
+    where = f"{location.scheme}://{location.host}{port}"
+    return errors.error_for_kind("other", f"the server redirected to {where}; llmswitch follows no redirects "
+                                 f"(is base_url {provider.base_url.split('@')[-1]!r} right?)",
+                                 response=response, provider=provider.name, model=model)
+
+
+def _refused(response: httpx2.Response) -> bool:
+    """A stream request answered with an error or a plain JSON body: read it whole (capped)."""
+    if response.status_code >= 300:
+        return True
+    return response.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
 
 
 # -- the sync deadline watchdog --------------------------------------------------------------------
@@ -220,21 +391,44 @@ class _Base:
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = providers
         self._lock = threading.Lock()
-        self._urls: dict[str, httpx2.URL] = {}  # parsing a URL costs ~50 µs; a provider uses a few
+        # parsing a URL costs ~50 µs and a provider uses a few: cache each with its userinfo's header
+        self._urls: dict[str, tuple[httpx2.URL, str | None]] = {}
 
-    def build(self, client: httpx2.Client | httpx2.AsyncClient, wire: WireRequest,
-              deadline: Deadline) -> httpx2.Request:
-        content = None if wire.json is None else json_body(wire.json)
+    def build(self, client: httpx2.Client | httpx2.AsyncClient, wire: WireRequest, deadline: Deadline,
+              provider: Provider, model: str) -> httpx2.Request:
+        try:
+            content = None if wire.json is None else json_body(wire.json)
+        except NonFiniteNumberError as exc:
+            raise _invalid(str(exc), wire, provider, model) from None
         headers = wire.headers
         if content is not None and "content-type" not in {k.lower() for k in headers}:
             headers = {**headers, "Content-Type": "application/json"}
-        url = self._urls.get(wire.url)
-        if url is None:
-            url = httpx2.URL(wire.url)
+        found = self._urls.get(wire.url)
+        if found is None:
+            found = _without_userinfo(httpx2.URL(wire.url))
             if len(self._urls) < 256:  # bounded: per-model URLs (Gemini, Azure deployments) stay few
-                self._urls[wire.url] = url
+                self._urls[wire.url] = found
+        url, basic = found
+        if basic is not None and "authorization" not in {k.lower() for k in headers}:
+            headers = {**headers, "Authorization": basic}
         return client.build_request(wire.method, url, params=wire.params, headers=headers, content=content,
                                     timeout=deadline.httpx())
+
+
+def _without_userinfo(url: httpx2.URL) -> tuple[httpx2.URL, str | None]:
+    """``user:password@`` moves out of the URL into a Basic auth header: no URL we send or log
+    carries a password, and aiohttp (which refuses both at once) sees only the header."""
+    if not url.userinfo:
+        return url, None
+    token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+    return url.copy_with(username=None, password=None), f"Basic {token}"
+
+
+def _invalid(message: str, wire: WireRequest, provider: Provider, model: str) -> errors.BadRequestError:
+    """A request refused before sending (nothing the server could accept): openai's 400 class."""
+    request = httpx2.Request(wire.method, _without_userinfo(httpx2.URL(wire.url))[0])
+    return errors.BadRequestError(message, response=httpx2.Response(400, request=request), body=None,
+                                  provider=provider.name, model=model, code="invalid_value")
 
 
 class SyncTransport(_Base):
@@ -242,6 +436,8 @@ class SyncTransport(_Base):
         super().__init__(providers)
         self._client = http_client
         self._owns_client = http_client is None
+        # does the client cut every socket wait to the deadline? (ours do; a copy shares its parent's)
+        self._bounded = http_client is not None and http_client in _BOUNDED
         self._mock: httpx2.Client | None = None
 
     def client_for(self, provider: Provider) -> httpx2.Client:
@@ -255,25 +451,65 @@ class SyncTransport(_Base):
             return self.outgoing()
 
     def outgoing(self) -> httpx2.Client:
-        """The client real providers are reached through (created on first use)."""
+        """The client real providers are reached through (created on first use): its sockets are
+        bounded by each send's deadline, and it follows no redirect."""
         if self._client is None:
-            self._client = httpx2.Client(limits=DEFAULT_LIMITS, follow_redirects=True)
+            install_log_filters()
+            transport, self._bounded = _deadline_transport()
+            self._client = httpx2.Client(transport=transport, follow_redirects=False)
+            if self._bounded:
+                _BOUNDED.add(self._client)
         return self._client
 
     def send(self, provider: Provider, wire: WireRequest, deadline: Deadline, auth: httpx2.Auth | None,
              model: str) -> httpx2.Response:
+        """One exchange, bounded as a whole by the deadline: a non-streamed response comes back
+        read (at most ``max_response_bytes``), a stream with its head only."""
         client = self.client_for(provider)
-        request = self.build(client, wire, deadline)
+        request = self.build(client, wire, deadline, provider, model)
         if isinstance(auth, Signer):  # no I/O needed: sign here, skip httpx2's auth flow
             auth.sign(request)
             auth = None
+        limit = deadline.exchange_limit(wire.stream)
+        due = None if limit is None else time.monotonic() + limit
+        bounded = self._bounded and client is self._client
+        _DUE.at = due if bounded else None
+        response: httpx2.Response | None = None
         try:
-            response = client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
+            response = client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=True,
+                                   follow_redirects=False)
+            if response.is_redirect:
+                response.close()
+                raise _redirected(response, provider, model)
+            if wire.stream and not _refused(response):
+                _set_body_read_timeout(response, deadline)
+                return response
+            self._read(response, provider, model, due if client is self._client and not bounded else None)
+            return response
         except httpx2.TransportError as exc:
+            if response is not None:
+                response.close()
+            if due is not None and limit is not None and time.monotonic() >= due - 0.001:
+                raise _timed_out(request, provider.name, model, limit, wire.stream) from exc
             raise connection_error(exc, request, provider.name, model) from exc
-        if wire.stream:
-            _set_body_read_timeout(response, deadline)
-        return response
+        finally:
+            _DUE.at = None
+
+    @staticmethod
+    def _read(response: httpx2.Response, provider: Provider, model: str, watched_until: float | None) -> None:
+        """The body, capped; a caller's own client is bounded by the watchdog once it has a socket."""
+        response.stream = _Capped(response.stream, provider.max_response_bytes)
+        watch = watchdog().watch(lambda: abort(response), watched_until, "total") \
+            if watched_until is not None else None
+        try:
+            if len(response.read()) > provider.max_response_bytes:  # a transport that had it all in memory
+                raise _TooLarge
+        except _TooLarge:
+            response.close()
+            raise _too_large(response, provider, model) from None
+        finally:
+            if watch is not None:
+                watch.cancel()
 
     def close(self) -> None:
         if self._client is not None and self._owns_client:
@@ -301,46 +537,58 @@ class AsyncTransport(_Base):
             return self.outgoing()
 
     def outgoing(self) -> httpx2.AsyncClient:
-        """The client real providers are reached through (created on first use)."""
+        """The client real providers are reached through (created on first use); it follows no redirect."""
         if self._client is None:
+            install_log_filters()
             self._direct = _default_async_transport()
-            self._client = httpx2.AsyncClient(follow_redirects=True, transport=self._direct)
+            self._client = httpx2.AsyncClient(follow_redirects=False, transport=self._direct)
             if any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
                 self._direct = None  # proxied URLs go through httpx2's mounts: keep to client.send
         return self._client
 
     async def send(self, provider: Provider, wire: WireRequest, deadline: Deadline, auth: httpx2.Auth | None,
                    model: str) -> httpx2.Response:
+        """As :meth:`SyncTransport.send`, bounded by one asyncio timeout scope."""
         client = self.client_for(provider)
-        request = self.build(client, wire, deadline)
+        request = self.build(client, wire, deadline, provider, model)
         if isinstance(auth, Signer):  # no I/O needed: sign here, skip httpx2's auth flow
             auth.sign(request)
             auth = None
+        limit = deadline.exchange_limit(wire.stream)
         try:
-            if auth is None and self._direct is not None and client is self._client:
-                response = await self._send_direct(client, request, wire.stream)
-            else:
-                response = await client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=wire.stream)
+            if limit is None:
+                return await self._exchange(client, request, auth, wire.stream, deadline, provider, model)
+            async with asyncio.timeout(limit):
+                return await self._exchange(client, request, auth, wire.stream, deadline, provider, model)
+        except TimeoutError:
+            raise _timed_out(request, provider.name, model, limit or 0.0, wire.stream) from None
         except httpx2.TransportError as exc:
             raise connection_error(exc, request, provider.name, model) from exc
-        if wire.stream:
-            _set_body_read_timeout(response, deadline)
-        return response
 
-    async def _send_direct(self, client: httpx2.AsyncClient, request: httpx2.Request,
-                           stream: bool) -> httpx2.Response:
-        """Our own client and no signer: skip httpx2's auth/redirect/cookie/hook layers (~70 µs a
-        call at 64 in flight). A redirect still goes the long way round."""
-        assert self._direct is not None
-        response = await self._direct.handle_async_request(request)
-        if response.is_redirect:
-            await response.aclose()
-            return await client.send(request, stream=stream)
-        if not stream:
+    async def _exchange(self, client: httpx2.AsyncClient, request: httpx2.Request, auth: httpx2.Auth | None,
+                        stream: bool, deadline: Deadline, provider: Provider, model: str) -> httpx2.Response:
+        if auth is None and self._direct is not None and client is self._client:
+            # our own client and no auth flow: skip httpx2's auth/redirect/cookie/hook layers
+            # (~70 µs a call at 64 in flight)
+            response = await self._direct.handle_async_request(request)
+        else:
+            response = await client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=True,
+                                         follow_redirects=False)
+        try:
+            if response.is_redirect:
+                raise _redirected(response, provider, model)
+            if stream and not _refused(response):
+                _set_body_read_timeout(response, deadline)
+                return response
+            response.stream = _Capped(response.stream, provider.max_response_bytes)
             try:
-                await response.aread()
-            finally:
-                await response.aclose()
+                if len(await response.aread()) > provider.max_response_bytes:  # aiohttp hands small bodies whole
+                    raise _TooLarge
+            except _TooLarge:
+                raise _too_large(response, provider, model) from None
+        except BaseException:  # a deadline's cancellation included: never leave the connection open
+            await response.aclose()
+            raise
         return response
 
     async def aclose(self) -> None:

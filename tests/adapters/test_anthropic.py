@@ -897,7 +897,7 @@ def test_malformed_stream_event_is_a_server_error() -> None:
             "context_window",
         ),
         (401, "authentication_error", "invalid x-api-key", errors.AuthenticationError, "auth"),
-        (402, "billing_error", "Your credit balance is too low", errors.APIStatusError, "billing"),
+        (402, "billing_error", "Your credit balance is too low", errors.QuotaExceededError, "quota"),
         (
             403,
             "permission_error",

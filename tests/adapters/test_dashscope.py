@@ -364,7 +364,7 @@ def test_error_events_mid_stream(body: dict[str, Any], cls: type[Exception], sta
     (500, "InternalError", "An internal error has occured", errors.InternalServerError, "server_error"),
     (503, "ServiceUnavailable", "busy", errors.InternalServerError, "server_error"),
     (400, "Arrearage", "Access denied, please make sure your account is in good standing.",
-     errors.APIStatusError, "billing"),
+     errors.QuotaExceededError, "quota"),
 ])
 def test_error_codes_map_to_kinds(status: int, code: str, message: str, cls: type[Exception], kind: str) -> None:
     exc = make().parse_error(reply(status, {"code": code, "message": message, "request_id": "e1"}), MODEL)

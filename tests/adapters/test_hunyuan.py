@@ -274,7 +274,7 @@ def test_billing_and_context_errors() -> None:
     arrears = {"Response": {"Error": {"Code": "ResourceUnavailable.InArrears", "Message": "欠费"}, "RequestId": "r"}}
     with pytest.raises(errors.APIStatusError) as info:
         make().parse_chat(reply(arrears), MODEL)
-    assert (info.value.kind, info.value.status_code) == ("billing", 402)
+    assert (info.value.kind, info.value.status_code) == ("quota", 402)
     too_long = {"Response": {"Error": {"Code": "InvalidParameterValue", "Message": "input is too long"}}}
     with pytest.raises(errors.ContextWindowExceededError):
         make().parse_chat(reply(too_long), MODEL)

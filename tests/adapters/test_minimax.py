@@ -191,7 +191,7 @@ def test_parse_chat_tool_calls() -> None:
 BASE_RESP_CASES = [
     (1002, errors.RateLimitError, "rate_limit", 429),
     (1004, errors.AuthenticationError, "auth", 401),
-    (1008, errors.APIStatusError, "billing", 402),
+    (1008, errors.QuotaExceededError, "quota", 402),
     (1000, errors.InternalServerError, "server_error", 500),
     (1013, errors.InternalServerError, "server_error", 500),
     (1024, errors.InternalServerError, "server_error", 500),

@@ -244,7 +244,7 @@ def test_errors_classified_by_message_and_unknown_codes() -> None:
         adapter.parse_chat(reply({"error_code": 336003, "error_msg": "input contains sensitive content"}), MODEL)
     with pytest.raises(errors.APIStatusError) as billing:
         adapter.parse_chat(reply({"error_code": 19, "error_msg": "total request limit reached"}), MODEL)
-    assert (billing.value.kind, billing.value.status_code) == ("billing", 402)
+    assert (billing.value.kind, billing.value.status_code) == ("quota", 402)
     with pytest.raises(errors.APIStatusError) as unknown:
         adapter.parse_chat(reply({"error_code": 987654, "error_msg": "new"}), MODEL)
     assert unknown.value.kind == "other"

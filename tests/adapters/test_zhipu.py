@@ -227,7 +227,7 @@ ERROR_CASES = [
     ("1301", 400, errors.ContentFilterError),
     ("1302", 429, errors.RateLimitError),
     ("1305", 429, errors.RateLimitError),
-    ("1113", 429, errors.RateLimitError),
+    ("1113", 429, errors.QuotaExceededError),  # arrears: openai's RateLimitError, code insufficient_quota
     *[(str(code), 401, errors.AuthenticationError) for code in range(1000, 1005)],
     ("1214", 400, errors.BadRequestError),
     ("500", 500, errors.InternalServerError),
@@ -243,8 +243,8 @@ def test_http_errors_classified_by_business_code(code: str, status: int, cls: ty
     assert f"vendor says {code}" in str(err)
 
 
-@pytest.mark.parametrize(("status", "code", "kind"), [(402, "1113", "billing"), (404, "1261", "not_found"),
-                                                    (503, "1301", "server_error"), (400, "1113", "rate_limit")])
+@pytest.mark.parametrize(("status", "code", "kind"), [(402, "1113", "quota"), (404, "1261", "not_found"),
+                                                    (503, "1301", "server_error"), (400, "1113", "quota")])
 def test_a_specific_http_status_wins_over_the_code(status: int, code: str, kind: str) -> None:
     err = make().parse_error(response(status, {"error": {"code": code, "message": "m"}}), MODEL)
     assert (err.kind, err.status_code) == (kind, status)
@@ -259,7 +259,7 @@ def test_compat_preset_classifies_business_codes_too(code: str, status: int, cls
 
 @pytest.mark.parametrize(("code", "cls", "status"), [("1261", errors.ContextWindowExceededError, 400),
                                                      ("1302", errors.RateLimitError, 429),
-                                                     ("1113", errors.RateLimitError, 429),
+                                                     ("1113", errors.QuotaExceededError, 402),
                                                      ("1002", errors.AuthenticationError, 401),
                                                      ("9999", errors.InternalServerError, 500)])
 def test_error_inside_http_200(code: str, cls: type[Exception], status: int) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
-from .base import Adapter, StreamTranslator, WireRequest, chunk, completion
+from .base import Adapter, StreamTranslator, WireRequest, body_summary, chunk, completion
 from .structured import JSON_INSTRUCTION, OutputSpec, instruction, output_spec, refuse_or_warn
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ DEFAULT_MAX_TOKENS = 4096  # when neither the request nor the catalog says
 ERROR_TYPES: dict[str, tuple[errors.ErrorKind, int]] = {
     "invalid_request_error": ("bad_request", 400),
     "authentication_error": ("auth", 401),
-    "billing_error": ("billing", 402),
+    "billing_error": ("quota", 402),
     "permission_error": ("permission", 403),
     "not_found_error": ("not_found", 404),
     "request_too_large": ("context_window", 413),
@@ -123,6 +123,12 @@ class AnthropicAdapter(Adapter):
         if stream:
             body["stream"] = True
         return WireRequest("POST", self.url(self.chat_path), self.headers(), body, stream=stream)
+
+    def url(self, path: str) -> str:
+        """Both base URL forms work: the API root (``…/v1``, as the docs give it) and the Anthropic
+        SDK's ``ANTHROPIC_BASE_URL`` convention without it, to which the SDK adds ``/v1``."""
+        root = self.provider.base_url.rstrip("/")
+        return (root if root.endswith("/v1") else root + "/v1") + path
 
     def headers(self) -> dict[str, str]:
         headers = self.bearer_headers()  # the preset's auth style: x-api-key for Anthropic
@@ -358,7 +364,7 @@ class AnthropicAdapter(Adapter):
             if in_band:
                 text = f"unexpected response body: {str(body)[:200]}"
                 return self.error("server_error", text, response, model, body=body, status_code=502)
-            text = response.text[:300].strip() or response.reason_phrase or f"HTTP {http}"
+            text = body_summary(response)
             return self.error(errors.kind_for_status(http), text, response, model, body=body)
         etype = str(err.get("type") or "")
         message = str(err.get("message") or etype or "unknown error")

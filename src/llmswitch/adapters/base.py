@@ -10,6 +10,7 @@ share the same adapter instance; adapters hold no per-call state outside a Strea
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,16 +27,22 @@ if TYPE_CHECKING:
     import httpx2
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
     "Adapter",
+    "NonFiniteNumberError",
     "Provider",
     "StreamTranslator",
     "UnsupportedFeatureError",
     "WireRequest",
+    "body_summary",
     "chunk",
     "completion",
     "json_body",
     "merged",
 ]
+
+
+MAX_RESPONSE_BYTES = 32 * 2**20  # a non-streamed body larger than this is refused (per provider)
 
 
 class UnsupportedFeatureError(errors.LLMSwitchError):
@@ -54,6 +61,7 @@ class Provider:
     headers: Mapping[str, str] = field(default_factory=dict)
     models: Mapping[str, ModelInfo] = field(default_factory=dict)
     strict: bool = False  # reject params the vendor cannot take instead of dropping them
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def credential(self, name: str) -> str | None:
         secret = self.credentials.get(name)
@@ -142,7 +150,7 @@ class Adapter:
     def parse_error(self, response: httpx2.Response, model: str) -> errors.APIStatusError:
         """Map a non-2xx response to the exception tree. Override to read vendor codes."""
         body = self.read_json(response, model, strict=False)
-        message = _message_from(body) or response.text[:500] or response.reason_phrase
+        message = _message_from(body) or body_summary(response, 500)
         return self.error(errors.kind_for_status(response.status_code), message, response, model, body=body)
 
     # -- helpers for subclasses -------------------------------------------------------------
@@ -178,12 +186,11 @@ class Adapter:
         except ValueError:
             if not strict:
                 return None
-            snippet = response.text[:200].strip()
             ctype = response.headers.get("content-type", "?")
             return self._raise(
                 self.error(
                     "server_error",
-                    f"malformed response body ({ctype}): {snippet!r}",
+                    f"malformed response body ({ctype}): {body_summary(response, 200)!r}",
                     response,
                     model,
                     status_code=502,
@@ -256,8 +263,47 @@ def _message_from(body: Any) -> str | None:
     return None
 
 
+class NonFiniteNumberError(ValueError):
+    """A NaN or infinite number in a request: JSON cannot carry it (the message names where)."""
+
+
 def json_body(data: Any) -> bytes:
-    return pydantic_core.to_json(data)
+    """The request as JSON, refusing NaN and infinities (which would go out as invalid JSON)."""
+    body = pydantic_core.to_json(data)
+    if b"NaN" in body or b"Infinity" in body:  # rare: a scan of the bytes spares every call a walk
+        where = _non_finite(data, "")
+        if where is not None:
+            raise NonFiniteNumberError(f"{where[0]} is {where[1]}: JSON has no NaN or infinite numbers")
+    return body
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    if isinstance(value, float):
+        return (path or "(body)", value) if value != value or value in (_INF, -_INF) else None
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) \
+        if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
+
+
+_INF = float("inf")
+_TITLE = re.compile(rb"<(title|h1)[^>]*>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def body_summary(response: httpx2.Response, limit: int = 300) -> str:
+    """An error body fit for a message: an HTML page (a proxy's 502) becomes its status and title."""
+    raw = response.content
+    ctype = response.headers.get("content-type", "").lower()
+    if "html" in ctype or raw[:1] == b"<" or raw.lstrip()[:1] == b"<":
+        found = _TITLE.search(raw[:65536])
+        title = re.sub(r"\s+", " ", found.group(2).decode("utf-8", "replace")).strip()[:120] if found else ""
+        page = f"HTML page {title!r}" if title else "an HTML page"
+        return f"HTTP {response.status_code} {response.reason_phrase}: {page}".strip()
+    text = response.text[:limit].strip()
+    return text or response.reason_phrase or f"HTTP {response.status_code}"
 
 
 def completion(

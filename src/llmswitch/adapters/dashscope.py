@@ -22,7 +22,7 @@ from .. import errors
 from ..catalog import Range
 from ..streaming import SSEEvent
 from . import structured
-from .base import Adapter, StreamTranslator, WireRequest, completion, merged
+from .base import Adapter, StreamTranslator, WireRequest, body_summary, completion, merged
 
 if TYPE_CHECKING:
     import httpx2
@@ -54,7 +54,7 @@ CODES: Mapping[str, tuple[errors.ErrorKind, int]] = {
     "Throttling": ("rate_limit", 429),
     "DataInspectionFailed": ("content_filter", 400),
     "data_inspection_failed": ("content_filter", 400),
-    "Arrearage": ("billing", 400),
+    "Arrearage": ("quota", 400),
     "AccessDenied": ("permission", 403),
     "Model.AccessDenied": ("permission", 403),
     "Model.NotExist": ("not_found", 404),
@@ -81,7 +81,7 @@ def classify(code: Any, message: str, status: int | None) -> tuple[errors.ErrorK
         return "content_filter", 400
     matches = [key for key in CODES if text == key or text.startswith(key + ".")]
     found = CODES[max(matches, key=len)] if matches else None
-    if found and found[0] in ("auth", "rate_limit", "permission", "billing"):
+    if found and found[0] in ("auth", "rate_limit", "permission", "quota"):
         return found
     lowered = message.lower()
     if any(needle in lowered for needle in CONTEXT_PATTERNS):
@@ -217,7 +217,7 @@ class DashScopeAdapter(Adapter):
         body = self.read_json(response, model, strict=False)
         code, message = _error_fields(body)
         if message is None:
-            message = response.text[:300].strip() or response.reason_phrase or f"HTTP {response.status_code}"
+            message = body_summary(response)
         kind, _ = classify(code, message, response.status_code)
         return self.error(kind, message, response, model, body=body, code=code)
 

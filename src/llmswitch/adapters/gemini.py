@@ -21,7 +21,7 @@ from pydantic_core import from_json, to_json
 
 from .. import errors
 from ..streaming import SSEEvent
-from .base import Adapter, StreamTranslator, WireRequest
+from .base import Adapter, StreamTranslator, WireRequest, body_summary
 
 if TYPE_CHECKING:
     import httpx2
@@ -234,7 +234,7 @@ class GeminiAdapter(Adapter):
             if response.is_success:
                 return self.error("server_error", f"unexpected response body: {str(body)[:200]}", response,
                                   model, body=body, status_code=502)
-            text = response.text[:300].strip() or response.reason_phrase
+            text = body_summary(response)
             return self.error(errors.kind_for_status(response.status_code), text, response, model, body=body)
         code = err.get("code")
         status = code if isinstance(code, int) and 400 <= code < 600 else response.status_code

@@ -46,7 +46,7 @@ STREAM_ERROR_CODES: dict[int, tuple[errors.ErrorKind, int]] = {
 _KIND_STATUS: dict[str, int] = {
     "bad_request": 400,
     "auth": 401,
-    "billing": 402,
+    "quota": 402,
     "permission": 403,
     "not_found": 404,
     "rate_limit": 429,

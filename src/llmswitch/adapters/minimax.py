@@ -28,7 +28,7 @@ __all__ = ["MiniMaxAdapter", "MiniMaxStream"]
 
 # the HTTP status a failure class stands for when MiniMax reports it inside an HTTP 200
 _KIND_STATUS: dict[str, int] = {"auth": 401, "permission": 403, "not_found": 404, "rate_limit": 429,
-                                "billing": 402, "timeout": 408, "server_error": 500}
+                                "quota": 402, "timeout": 408, "server_error": 500}
 _EMBEDDING_TYPES = ("db", "query")
 _DELTA_KEYS = ("role", "content", "reasoning_content", "tool_calls")
 

@@ -17,7 +17,7 @@ import pydantic_core
 
 from .. import errors
 from ..streaming import SSEEvent
-from .base import Adapter, StreamTranslator, WireRequest, chunk, completion
+from .base import Adapter, StreamTranslator, WireRequest, body_summary, chunk, completion
 
 if TYPE_CHECKING:
     import httpx2
@@ -170,7 +170,7 @@ class OllamaAdapter(Adapter):
             if response.is_success:
                 return self.error("server_error", f"unexpected response body: {str(body)[:200]}", response,
                                   model, body=body, status_code=502)
-            message = response.text[:300].strip() or response.reason_phrase
+            message = body_summary(response)
         else:
             message = str(err.get("message") if isinstance(err, dict) else err)
         status = response.status_code if not response.is_success else 500

@@ -12,7 +12,7 @@ from .. import errors
 from ..catalog import Quirks
 from ..streaming import SSEEvent
 from . import structured
-from .base import Adapter, StreamTranslator, WireRequest
+from .base import Adapter, StreamTranslator, WireRequest, body_summary
 
 if TYPE_CHECKING:
     import httpx2
@@ -28,7 +28,7 @@ _COMMON_CODES: dict[str, str] = {
     "content_filter": "content_filter",
     "content_policy_violation": "content_filter",
     "data_inspection_failed": "content_filter",
-    "insufficient_quota": "rate_limit",
+    "insufficient_quota": "quota",
 }
 _COMMON_PATTERNS: tuple[tuple[str, str], ...] = (
     ("maximum context length", "context_window"),
@@ -45,12 +45,16 @@ _COMMON_PATTERNS: tuple[tuple[str, str], ...] = (
 def classify_error(status: int, code: object, message: str, quirks: Quirks) -> errors.ErrorKind:
     """The failure class: vendor code table first, then message patterns, then the HTTP status."""
     base = errors.kind_for_status(status)
-    if status >= 500 or status in (401, 403, 429):
+    if status >= 500 or status in (401, 403):
         return base
     key = str(code) if code is not None else ""
     for table in (quirks.error_codes, _COMMON_CODES):
         if key and key in table:
-            return table[key]  # type: ignore[return-value]
+            found = table[key]
+            # a 429 keeps its meaning unless the code says which rate limit: quota (insufficient_quota)
+            return found if status != 429 or found == "quota" else base  # type: ignore[return-value]
+    if status == 429:
+        return base
     lowered = message.lower()
     for patterns in (quirks.error_patterns, _COMMON_PATTERNS):
         for needle, kind in patterns:
@@ -193,7 +197,7 @@ class OpenAIAdapter(Adapter):
         elif isinstance(body, dict) and isinstance(body.get("message"), str):
             message, code = body["message"], body.get("code")
         else:
-            message = response.text[:300].strip() or response.reason_phrase or f"HTTP {status}"
+            message = body_summary(response)
         kind = classify_error(status, code, message, self.provider.preset.quirks)
         status_code = status if status != response.status_code else None
         return self.error(kind, message, response, model, body=body, code=code, status_code=status_code)
@@ -255,7 +259,7 @@ class AzureAdapter(OpenAIAdapter):
         return self.url(f"/openai/deployments/{model}/embeddings")
 
 
-_KIND_STATUS = {"rate_limit": 429, "auth": 401, "permission": 403, "billing": 402, "timeout": 408,
+_KIND_STATUS = {"rate_limit": 429, "auth": 401, "permission": 403, "quota": 402, "timeout": 408,
                 "server_error": 500, "not_found": 404}
 
 

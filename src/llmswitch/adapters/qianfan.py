@@ -41,7 +41,7 @@ FINISH_REASONS: dict[str, str] = {
 _KIND_STATUS: dict[str, int] = {
     "bad_request": 400,
     "auth": 401,
-    "billing": 402,
+    "quota": 402,
     "permission": 403,
     "not_found": 404,
     "rate_limit": 429,

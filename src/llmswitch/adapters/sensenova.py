@@ -21,7 +21,7 @@ from ..auth import SenseNovaJWTAuth
 from ..catalog import Range
 from ..streaming import SSEEvent
 from . import structured
-from .base import Adapter, Provider, StreamTranslator, WireRequest, completion, merged
+from .base import Adapter, Provider, StreamTranslator, WireRequest, body_summary, completion, merged
 
 if TYPE_CHECKING:
     import httpx2
@@ -197,7 +197,7 @@ class SenseNovaAdapter(Adapter):
         body = self.read_json(response, model, strict=False)
         code, message = _error_fields(body)
         if message is None:
-            message = response.text[:300].strip() or response.reason_phrase or f"HTTP {response.status_code}"
+            message = body_summary(response)
         return self._error(response, body, model, code, message, response.status_code)
 
     def raise_for_body(self, response: httpx2.Response, body: Any, model: str) -> None:

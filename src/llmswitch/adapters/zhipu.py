@@ -30,7 +30,7 @@ ERROR_FINISH_REASONS: dict[str, errors.ErrorKind] = {"network_error": "server_er
 
 # the HTTP status a failure class stands for when Zhipu reports it inside an HTTP 200
 _KIND_STATUS: dict[str, int] = {"auth": 401, "permission": 403, "not_found": 404, "rate_limit": 429,
-                                "billing": 402, "timeout": 408, "server_error": 500}
+                                "quota": 402, "timeout": 408, "server_error": 500}
 _EMBEDDINGS_DROP = frozenset({"encoding_format", "user"})  # not in Zhipu's embeddings API
 
 
@@ -112,7 +112,8 @@ class ZhipuAdapter(OpenAIAdapter):
         message = str(err.get("message") or f"Zhipu error {code}")
         in_200 = response.status_code < 400
         by_status = errors.kind_for_status(response.status_code)
-        if not in_200 and by_status not in ("bad_request", "other"):
+        refines = kind == "quota" and by_status == "rate_limit"  # arrears come as a 429
+        if not in_200 and by_status not in ("bad_request", "other") and not refines:
             return self.error(by_status, message, response, model, body=body, code=code)
         return self.error(kind, message, response, model, body=body, code=code,  # type: ignore[arg-type]
                           status_code=_KIND_STATUS.get(kind, 400) if in_200 else None)

@@ -25,7 +25,7 @@ STATUS_CODES: dict[str, str] = {
     "1001": "timeout",  # request timeout
     "1002": "rate_limit",  # rate limited
     "1004": "auth",  # not authorized / bad key
-    "1008": "billing",  # insufficient balance
+    "1008": "quota",  # insufficient balance
     "1013": "server_error",  # internal service error
     "1024": "server_error",  # internal error
     "1026": "content_filter",  # sensitive input (UNCONFIRMED)

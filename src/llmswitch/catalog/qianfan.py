@@ -101,7 +101,7 @@ ERROR_CODES: dict[str, str] = {
     "15": "auth",  # app does not exist
     "17": "rate_limit",  # daily limit reached
     "18": "rate_limit",  # QPS limit reached
-    "19": "billing",  # total request limit reached (quota exhausted)
+    "19": "quota",  # total request limit reached (quota exhausted)
     "100": "bad_request",  # invalid request
     "110": "auth",  # access token invalid (the auth flow refreshes and retries once first)
     "111": "auth",  # access token expired (likewise)

@@ -25,7 +25,7 @@ ERROR_CODES: dict[str, str] = {
     "1002": "auth",  # token invalid
     "1003": "auth",  # token expired
     "1004": "auth",  # token verification failed
-    "1113": "rate_limit",  # account in arrears (HTTP 429)
+    "1113": "quota",  # account in arrears (HTTP 429)
     "1261": "context_window",  # prompt too long
     "1301": "content_filter",  # unsafe or sensitive content
     "1302": "rate_limit",  # high concurrency

@@ -214,10 +214,11 @@ def redact_url(url: str) -> str:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """A last line of defence: no credential value is ever printed, whatever carried it."""
-    for value in secrets:
-        text = text.replace(value, "****")
-    return text
+    """A last line of defence: no credential value is ever printed, whatever carried it (the
+    library's one redaction function: escaped forms and URL passwords too)."""
+    from .._secret import redact
+
+    return redact(text, secrets)
 
 
 def target_problem(settings: Settings, target: str) -> str | None:

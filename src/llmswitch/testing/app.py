@@ -34,6 +34,9 @@ class Planned:
     stall_seconds: float = 0.0
     cut_after: int | None = None  # drop the connection after this many parts
     drop: bool = False  # drop the connection without answering
+    trickle_head: float | None = None  # seconds between the bytes of the head
+    trickle_body: float | None = None  # seconds between the bytes of the body
+    endless: bool = False  # repeat the parts forever (the loopback server bounds it at ENDLESS_BYTES)
 
 
 @dataclass
@@ -153,6 +156,16 @@ def _fault_response(protocol: MockProtocol, fault: Fault) -> Planned:
     if fault.kind == "html":
         page = f"<html><body><h1>{fault.status} Bad Gateway</h1></body></html>".encode()
         return Planned(fault.status, {"content-type": "text/html"}, [page])
+    if fault.kind in ("header_trickle", "body_trickle"):
+        pad = b'{"id": "chatcmpl-trickle"' + b" " * 4096 + b"}"
+        planned = Planned(200, {"content-type": "application/json"}, [pad])
+        setattr(planned, "trickle_head" if fault.kind == "header_trickle" else "trickle_body", fault.seconds or 0.2)
+        return planned
+    if fault.kind == "endless_body":
+        return Planned(200, {"content-type": "application/json"}, [b"[" + b"0," * 32767], stream=True, endless=True)
+    if fault.kind == "redirect":
+        status = fault.status if 300 <= fault.status < 400 else 307
+        return Planned(status, {"content-type": "application/json", **fault.headers}, [b"{}"])
     if fault.kind == "wrong_content_type":
         return Planned(200, {"content-type": "text/plain"}, [b"upstream says hello"])
     rendered = protocol.error_in_body(kind, fault.status, message) if fault.kind == "error_in_body" \

@@ -74,6 +74,10 @@ FaultKind = Literal[
     "stall",  # stop sending for `seconds` after `after_chunks` events (or before headers if None)
     "slow",  # `seconds` between every event
     "close",  # drop the connection without a response
+    "header_trickle",  # the response head, one byte every `seconds` (default 0.2)
+    "body_trickle",  # a 200 head at once, then its body one byte every `seconds` (default 0.2)
+    "endless_body",  # a 200 head, then body bytes as fast as the client takes them, without end
+    "redirect",  # answer `status` (a 3xx; default 307) with a Location header (`location=URL`, last option)
 ]
 
 
@@ -92,8 +96,12 @@ class Fault:
 
     @classmethod
     def parse(cls, spec: str) -> Fault:
-        """``429``, ``429:retry-after=0``, ``cut_stream:after=2``, ``stall:seconds=5``, ``500*3``."""
+        """``429``, ``429:retry-after=0``, ``cut_stream:after=2``, ``stall:seconds=5``, ``500*3``,
+        ``redirect:location=http://127.0.0.1:8001/v1/chat/completions``."""
+        spec, _, location = spec.partition(":location=")  # a URL holds ':' itself: always last
         spec, _, times = spec.partition("*")
+        if "*" in location:
+            location, _, times = location.rpartition("*")
         head, *opts = spec.split(":")
         fault = cls(kind="status", status=int(head)) if head.isdigit() else cls(kind=head)  # type: ignore[arg-type]
         headers: dict[str, str] = {}
@@ -111,6 +119,8 @@ class Fault:
                 fault.message = value
             else:
                 headers[key] = value
+        if location:
+            headers["location"] = location
         fault.headers = headers
         fault.times = int(times) if times else 1
         return fault

@@ -47,6 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if planned.trickle_head is not None:
+            self._trickle_head(planned, planned.trickle_head)
+            return
         self.send_response(planned.status)
         for name, value in planned.headers.items():
             self.send_header(name, value)
@@ -54,12 +57,18 @@ class _Handler(BaseHTTPRequestHandler):
             payload = b"".join(planned.parts)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if planned.trickle_body is not None:
+                self._trickle(payload, planned.trickle_body)
+            else:
+                self.wfile.write(payload)
             return
         self.send_header("transfer-encoding", "chunked")
         self.send_header("cache-control", "no-cache")
         self.end_headers()
         self.wfile.flush()
+        if planned.endless:
+            self._endless(planned.parts[0])
+            return
         for index, part in enumerate(planned.parts):
             if planned.cut_after is not None and index >= planned.cut_after:
                 self.wfile.flush()
@@ -75,6 +84,37 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+    def _trickle(self, data: bytes, seconds: float) -> None:
+        """One byte per ``seconds`` until the data ends, the client hangs up or the server stops."""
+        self.close_connection = True
+        for i in range(len(data)):
+            self._wait(seconds)
+            if self.server.stopping.is_set():
+                return
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+
+    def _trickle_head(self, planned: Planned, seconds: float) -> None:
+        payload = b"".join(planned.parts)
+        head = [f"HTTP/1.1 {planned.status} OK", *(f"{k}: {v}" for k, v in planned.headers.items()),
+                f"content-length: {len(payload)}", "x-trickle: " + "t" * 2048, "", ""]
+        self.wfile.write(head[0].encode() + b"\r\n")
+        self.wfile.flush()
+        self._trickle("\r\n".join(head[1:]).encode() + payload, seconds)
+
+    def _endless(self, part: bytes) -> None:
+        """The same chunk over and over, as fast as the client reads, up to ENDLESS_BYTES."""
+        self.close_connection = True
+        frame = b"%x\r\n%s\r\n" % (len(part), part)
+        for _ in range(ENDLESS_BYTES // len(part)):
+            if self.server.stopping.is_set():
+                return
+            self.wfile.write(frame)
+
+
+ENDLESS_BYTES = 8 * 2**30  # a bound for "endless": far past any response limit, never reached in a test
 
 
 class _Server(ThreadingHTTPServer):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx2
 
 from .app import MockApp, Planned
+from .server import ENDLESS_BYTES
 
 __all__ = ["MockTransport"]
 
@@ -44,7 +45,12 @@ class MockTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
 
 
 def _parts(planned: Planned) -> Iterator[tuple[float, bytes | None]]:
-    """(delay, part) pairs; part None means the connection drops there."""
+    """(delay, part) pairs; part None means the connection drops there. (A trickled head or body
+    arrives whole here: in-process there is no socket to be slow on.)"""
+    if planned.endless:
+        for _ in range(ENDLESS_BYTES // len(planned.parts[0])):
+            yield 0.0, planned.parts[0]
+        return
     for index, part in enumerate(planned.parts):
         if planned.cut_after is not None and index >= planned.cut_after:
             yield 0.0, None

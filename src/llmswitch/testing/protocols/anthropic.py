@@ -23,7 +23,7 @@ _ERROR_TYPES: dict[str, str] = {
     "context_window": "invalid_request_error",
     "content_filter": "invalid_request_error",
     "auth": "authentication_error",
-    "billing": "billing_error",
+    "quota": "billing_error",
     "permission": "permission_error",
     "not_found": "not_found_error",
     "rate_limit": "rate_limit_error",

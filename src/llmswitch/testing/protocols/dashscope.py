@@ -23,7 +23,7 @@ EMBEDDINGS_PATH = "/services/embeddings/text-embedding/text-embedding"
 _CODES = {"rate_limit": "Throttling.RateQuota", "auth": "InvalidApiKey", "permission": "AccessDenied",
           "not_found": "Model.NotExist", "context_window": "InvalidParameter",
           "content_filter": "DataInspectionFailed", "bad_request": "InvalidParameter",
-          "server_error": "InternalError", "billing": "Arrearage", "timeout": "RequestTimeOut"}
+          "server_error": "InternalError", "quota": "Arrearage", "timeout": "RequestTimeOut"}
 _TEXTS = {"context_window": "Range of input length should be [1, 129024]",
           "content_filter": "Input data may contain inappropriate content."}
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}

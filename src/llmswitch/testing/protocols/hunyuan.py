@@ -34,7 +34,7 @@ _CODES: dict[str, str] = {
     "content_filter": "OperationDenied.TextIllegalDetected",
     "server_error": "InternalError",
     "timeout": "FailedOperation.EngineRequestTimeout",
-    "billing": "ResourceUnavailable.InArrears",
+    "quota": "ResourceUnavailable.InArrears",
     "bad_request": "InvalidParameterValue",
 }
 

@@ -21,7 +21,7 @@ _CODES: dict[str, int] = {
     "timeout": 1001,
     "rate_limit": 1002,
     "auth": 1004,
-    "billing": 1008,
+    "quota": 1008,
     "content_filter": 1026,
     "context_window": 1039,
     "bad_request": 2013,

@@ -42,7 +42,7 @@ _CODES: dict[str, int] = {
     "content_filter": 336003,
     "server_error": 336000,
     "timeout": 336000,
-    "billing": 19,
+    "quota": 19,
     "bad_request": 336001,
 }
 

@@ -26,7 +26,7 @@ __all__ = ["ZhipuProtocol", "decode_jwt"]
 _CODES: dict[str, str] = {
     "auth": "1002",
     "rate_limit": "1302",
-    "billing": "1113",
+    "quota": "1113",
     "context_window": "1261",
     "content_filter": "1301",
     "bad_request": "1214",
