@@ -37,15 +37,14 @@ import signal
 import socket
 import threading
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpcore2
 import httpx2
 
 from . import errors
+from ._bounds import BOUNDED, DUE, Capped, TooLarge, bounded_transport
 from ._secret import install_log_filters
 from .adapters.base import NonFiniteNumberError, Provider, WireRequest, json_body
 from .auth import Signer
@@ -113,120 +112,6 @@ def _timed_out(request: httpx2.Request, provider: str, model: str, limit: float,
     what = "the stream started" if stream else "the response was complete"
     return errors.APITimeoutError(request, provider=provider, model=model,
                                   message=f"Request timed out: the deadline ({limit:.3g}s) passed before {what}.")
-
-
-# -- bounding every socket wait by the attempt's deadline (sync) ------------------------------------
-
-class _Due(threading.local):
-    """The monotonic instant the current thread's send must end by (None: unbounded)."""
-
-    at: float | None = None
-
-
-_DUE = _Due()
-
-
-def _cut(timeout: float | None, exc: type[Exception]) -> float | None:
-    at = _DUE.at
-    if at is None:
-        return timeout
-    left = at - time.monotonic()
-    if left <= 0:
-        raise exc("the attempt's deadline passed")
-    return left if timeout is None or timeout > left else timeout
-
-
-class _DeadlineStream(httpcore2.NetworkStream):
-    """A socket stream whose every wait ends by the current send's deadline."""
-
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: httpcore2.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _cut(timeout, httpcore2.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _cut(timeout, httpcore2.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore2.NetworkStream:
-        tls = self._stream.start_tls(ssl_context, server_hostname, _cut(timeout, httpcore2.ConnectTimeout))
-        return _DeadlineStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore2.NetworkBackend):
-    def __init__(self, backend: httpcore2.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore2.NetworkStream:
-        stream = self._backend.connect_tcp(host, port, _cut(timeout, httpcore2.ConnectTimeout), local_address,
-                                           socket_options)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore2.NetworkStream:
-        stream = self._backend.connect_unix_socket(path, _cut(timeout, httpcore2.ConnectTimeout), socket_options)
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-_BOUNDED: weakref.WeakSet[httpx2.Client] = weakref.WeakSet()  # our clients on the deadline backend
-
-
-def _deadline_transport() -> tuple[httpx2.HTTPTransport, bool]:
-    """httpx2's transport on the deadline backend; False when httpx2's internals moved (then the
-    watchdog bounds the body only)."""
-    transport = httpx2.HTTPTransport(limits=DEFAULT_LIMITS)
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if not isinstance(pool, httpcore2.ConnectionPool) or not isinstance(backend, httpcore2.NetworkBackend):
-        return transport, False
-    pool._network_backend = _DeadlineBackend(backend)
-    return transport, True
-
-
-# -- response size ------------------------------------------------------------------------------------
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Capped(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    """A response body that stops at ``limit`` bytes on the wire."""
-
-    def __init__(self, stream: Any, limit: int) -> None:
-        self._stream, self._limit, self._seen = stream, limit, 0
-
-    def _count(self, piece: bytes) -> bytes:
-        self._seen += len(piece)
-        if self._seen > self._limit:
-            raise _TooLarge
-        return piece
-
-    def __iter__(self) -> Iterator[bytes]:
-        for piece in self._stream:
-            yield self._count(piece)
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for piece in self._stream:
-            yield self._count(piece)
-
-    def close(self) -> None:
-        self._stream.close()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 def _too_large(response: httpx2.Response, provider: Provider, model: str) -> errors.APIStatusError:
@@ -437,7 +322,7 @@ class SyncTransport(_Base):
         self._client = http_client
         self._owns_client = http_client is None
         # does the client cut every socket wait to the deadline? (ours do; a copy shares its parent's)
-        self._bounded = http_client is not None and http_client in _BOUNDED
+        self._bounded = http_client is not None and http_client in BOUNDED
         self._mock: httpx2.Client | None = None
 
     def client_for(self, provider: Provider) -> httpx2.Client:
@@ -455,10 +340,10 @@ class SyncTransport(_Base):
         bounded by each send's deadline, and it follows no redirect."""
         if self._client is None:
             install_log_filters()
-            transport, self._bounded = _deadline_transport()
+            transport, self._bounded = bounded_transport(DEFAULT_LIMITS)
             self._client = httpx2.Client(transport=transport, follow_redirects=False)
             if self._bounded:
-                _BOUNDED.add(self._client)
+                BOUNDED.add(self._client)
         return self._client
 
     def send(self, provider: Provider, wire: WireRequest, deadline: Deadline, auth: httpx2.Auth | None,
@@ -473,7 +358,7 @@ class SyncTransport(_Base):
         limit = deadline.exchange_limit(wire.stream)
         due = None if limit is None else time.monotonic() + limit
         bounded = self._bounded and client is self._client
-        _DUE.at = due if bounded else None
+        DUE.at = due if bounded else None
         response: httpx2.Response | None = None
         try:
             response = client.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT, stream=True,
@@ -493,18 +378,18 @@ class SyncTransport(_Base):
                 raise _timed_out(request, provider.name, model, limit, wire.stream) from exc
             raise connection_error(exc, request, provider.name, model) from exc
         finally:
-            _DUE.at = None
+            DUE.at = None
 
     @staticmethod
     def _read(response: httpx2.Response, provider: Provider, model: str, watched_until: float | None) -> None:
         """The body, capped; a caller's own client is bounded by the watchdog once it has a socket."""
-        response.stream = _Capped(response.stream, provider.max_response_bytes)
+        response.stream = Capped(response.stream, provider.max_response_bytes)
         watch = watchdog().watch(lambda: abort(response), watched_until, "total") \
             if watched_until is not None else None
         try:
             if len(response.read()) > provider.max_response_bytes:  # a transport that had it all in memory
-                raise _TooLarge
-        except _TooLarge:
+                raise TooLarge
+        except TooLarge:
             response.close()
             raise _too_large(response, provider, model) from None
         finally:
@@ -580,11 +465,11 @@ class AsyncTransport(_Base):
             if stream and not _refused(response):
                 _set_body_read_timeout(response, deadline)
                 return response
-            response.stream = _Capped(response.stream, provider.max_response_bytes)
+            response.stream = Capped(response.stream, provider.max_response_bytes)
             try:
                 if len(await response.aread()) > provider.max_response_bytes:  # aiohttp hands small bodies whole
-                    raise _TooLarge
-            except _TooLarge:
+                    raise TooLarge
+            except TooLarge:
                 raise _too_large(response, provider, model) from None
         except BaseException:  # a deadline's cancellation included: never leave the connection open
             await response.aclose()
