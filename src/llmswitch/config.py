@@ -12,6 +12,7 @@ defaults < provider < route < the call's ``timeout=``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -41,7 +42,9 @@ from .errors import ConfigError
 __all__ = [
     "Backoff",
     "BreakerConfig",
+    "ClientKey",
     "Config",
+    "GatewayConfig",
     "ModelSpec",
     "Policy",
     "PriceConfig",
@@ -267,6 +270,61 @@ class TelemetryConfig(_Frozen):
         return value
 
 
+class BudgetConfig(_Frozen):
+    """A spend cap for one gateway client key, per calendar day or month (UTC)."""
+
+    amount: Num = Field(gt=0)
+    currency: Literal["USD", "CNY"] = "USD"
+    per: Literal["day", "month"] = "day"
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ENV_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+class ClientKey(_Frozen):
+    """One client of ``llmswitch serve``. The key arrives as ``key: ${ENV}`` and is hashed at
+    once, or as ``sha256: <hex>``; only the digest is kept. Unset limits do not apply; unset
+    ``routes`` and ``models`` allow every route and model."""
+
+    sha256: str
+    routes: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None
+    passthrough: bool = False  # may call the /v1/* endpoints llmswitch does not route
+    rpm: Int | None = Field(default=None, gt=0)
+    tpm: Int | None = Field(default=None, gt=0)
+    budget: BudgetConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _digest(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if ("key" in data) == ("sha256" in data):
+            raise ValueError("give exactly one of `key: ${ENV_VAR}` or `sha256: <hex digest>`")
+        data = dict(data)
+        if "key" in data:
+            key = data.pop("key")
+            if not isinstance(key, str) or not key:
+                raise ValueError("key: the environment variable holding the key is empty")
+            data["sha256"] = hashlib.sha256(key.encode()).hexdigest()
+        elif not (isinstance(data["sha256"], str) and _SHA256.match(data["sha256"].lower())):
+            raise ValueError("sha256: must be 64 hex digits (sha256 of the key)")
+        else:
+            data["sha256"] = data["sha256"].lower()
+        return data
+
+
+class GatewayConfig(_Frozen):
+    """``llmswitch serve``: client keys (none = no auth, for loopback use), caps and draining."""
+
+    keys: dict[str, ClientKey] = {}
+    max_body_bytes: Int = Field(default=4 * 1024 * 1024, gt=0)
+    max_messages: Int = Field(default=1000, gt=0)
+    grace_period: Num = Field(default=30.0, ge=0)  # SIGTERM: how long in-flight requests may finish
+    log_prompts: bool = False  # log request bodies (prompts) in the JSON lines; off by default
+
+
 class Config(_Frozen):
     providers: dict[str, ProviderConfig] = {}
     routes: dict[str, RouteConfig] = {}
@@ -275,6 +333,7 @@ class Config(_Frozen):
     passthrough: str | None = None  # the OpenAI-protocol provider that serves endpoints we do not route
     cny_per_usd: Num = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
     telemetry: TelemetryConfig = TelemetryConfig()
+    gateway: GatewayConfig = GatewayConfig()
 
 
 def merge(base: M, override: M | None) -> M:
@@ -631,8 +690,8 @@ def _where(name: str, lines: _Lines, path: Path_) -> str:
 def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
     missing: list[tuple[Path_, str]] = []
     sources: dict[Path_, list[str]] = {}
+    problems = _plain_keys(data, lines, name)
     data = _interpolate(data, (), missing, sources)
-    problems: list[str] = []
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
@@ -672,6 +731,7 @@ def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
         problems.append(f"{_where(name, lines, ('default_route',))}: no route named {config.default_route!r}")
     if config.passthrough is not None and config.passthrough not in config.providers:
         problems.append(f"{_where(name, lines, ('passthrough',))}: no provider named {config.passthrough!r}")
+    _check_gateway(config, name, lines, problems)
     if problems:
         raise ConfigError(_summary(name, problems), problems=problems)
     return Settings(_masked(config), providers, name, unresolved)
@@ -853,3 +913,31 @@ def _cycle(config: Config, route: str, stack: list[str]) -> list[str] | None:
             if found:
                 return found
     return None
+
+
+def _plain_keys(data: Mapping[str, Any], lines: _Lines, name: str) -> list[str]:
+    """Gateway client keys must come from the environment (``${VAR}``), never sit in the file."""
+    gateway = data.get("gateway")
+    keys = gateway.get("keys") if isinstance(gateway, Mapping) else None
+    if not isinstance(keys, Mapping):
+        return []
+    return [f"{_where(name, lines, ('gateway', 'keys', kname, 'key'))}: give the key as ${{ENV_VAR}} "
+            f"or as `sha256: <hex digest>`, never in plain text"
+            for kname, spec in keys.items()
+            if isinstance(spec, Mapping) and "key" in spec and not _ENV_ONLY.match(str(spec["key"]))]
+
+
+def _check_gateway(config: Config, name: str, lines: _Lines, problems: list[str]) -> None:
+    """A key's allowed routes must exist and its models name configured providers."""
+    for kname, key in config.gateway.keys.items():
+        for i, route in enumerate(key.routes or ()):
+            if route not in config.routes:
+                known = ", ".join(sorted(config.routes)) or "none"
+                problems.append(f"{_where(name, lines, ('gateway', 'keys', kname, 'routes', i))}: "
+                                f"unknown route {route!r} (configured: {known})")
+        for i, model in enumerate(key.models or ()):
+            pname, sep, rest = model.partition("/")
+            if not sep or not rest or pname not in config.providers:
+                known = ", ".join(sorted(config.providers)) or "none"
+                problems.append(f"{_where(name, lines, ('gateway', 'keys', kname, 'models', i))}: "
+                                f"{model!r} is not 'provider/model' with a configured provider ({known})")

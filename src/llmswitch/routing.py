@@ -263,18 +263,28 @@ class AsyncRoutingTransport(httpx2.AsyncBaseTransport):
                 return answered
         operation = routing.operation(request.method, path)
         if operation is not None:
-            call = prepare(routing.router, operation, _body(request, content), timeout=limits.timeout,
-                           max_retries=limits.max_retries)
-            if call.stream:
-                stream = AsyncStream(await self.engine.open(call), call.plan, _identity)
-                return httpx2.Response(200, headers=_sse_headers(call.plan.info), stream=_AsyncSSE(stream),
-                                       extensions={INFO: call.plan.info})
-            data = await self.engine.complete(call)
-            return _json(200, data, route_headers(call.plan.info), call.plan.info)
-        listed = routing.listing(request, path)
+            return await self.routed(operation, _body(request, content), limits.timeout, limits.max_retries)
+        return await self.unrouted(request, path, content)
+
+    async def routed(self, operation: Operation, body: dict[str, Any],
+                     timeout: Mapping[str, float | None] | None = None,
+                     max_retries: int | None = None) -> httpx2.Response:
+        """A chat or embeddings call, answered as JSON or as an SSE stream (the gateway calls this
+        too, once it has checked the client's key and limits against the parsed body)."""
+        call = prepare(self.routing.router, operation, body, timeout=timeout, max_retries=max_retries)
+        if call.stream:
+            stream = AsyncStream(await self.engine.open(call), call.plan, _identity)
+            return httpx2.Response(200, headers=_sse_headers(call.plan.info), stream=_AsyncSSE(stream),
+                                   extensions={INFO: call.plan.info})
+        data = await self.engine.complete(call)
+        return _json(200, data, route_headers(call.plan.info), call.plan.info)
+
+    async def unrouted(self, request: httpx2.Request, path: str, content: bytes) -> httpx2.Response:
+        """``GET /models[/{id}]`` from the file, or the request passed through (streamed back)."""
+        listed = self.routing.listing(request, path)
         if listed is not None:
             return listed
-        provider, forward = routing.forward(request, path, content)
+        provider, forward = self.routing.forward(request, path, content)
         client = self.engine.transport.client_for(provider)
         upstream = await client.send(forward, stream=True)
         return httpx2.Response(upstream.status_code, headers=upstream.headers, stream=upstream.stream,

@@ -233,6 +233,25 @@ def migrate(
     _exit(run(paths or [], write=write, providers_file=providers_file))
 
 
+@app.command(context_settings=_LEAF)
+@guarded
+def serve(
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, metavar="PORT")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=64, metavar="N",
+                                         help="processes (each with its own limits and breakers)")] = 1,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log",
+                                             help="one JSON line per request on stderr")] = True,
+    log_level: Annotated[str, typer.Option("--log-level", metavar="LEVEL")] = "info",
+    config: ConfigOpt = None,
+) -> None:
+    """Serve an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/embeddings, /v1/models, …) on the
+    router, until SIGTERM (which drains in-flight requests for gateway.grace_period seconds)."""
+    from .serve import serve as run
+
+    _exit(run(host=host, port=port, workers=workers, config=config, access_log=access_log, log_level=log_level))
+
+
 @config_app.command("validate", context_settings=_LEAF)
 @guarded
 def config_validate(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -38,8 +40,21 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 
     def _wait(self, seconds: float) -> None:
-        if seconds > 0:
-            self.server.stopping.wait(seconds)
+        """Sleep, but notice at once when the client hangs up (recorded in ``MockServer.disconnects``)."""
+        if seconds <= 0:
+            return
+        due = time.monotonic() + seconds
+        while not self.server.stopping.is_set():
+            left = due - time.monotonic()
+            if left <= 0:
+                return
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if readable:
+                if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                    self.server.disconnects.append((self.path, time.monotonic()))
+                    raise BrokenPipeError("the client closed the connection")
+                self.server.stopping.wait(left)  # a pipelined request is waiting: plain sleep
+                return
 
     def _write(self, planned: Planned) -> None:
         self._wait(planned.delay_before)
@@ -129,6 +144,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: MockApp) -> None:
         self.app = app
         self.stopping = threading.Event()
+        self.disconnects: list[tuple[str, float]] = []  # (path, time.monotonic()) of client hang-ups
         super().__init__(address, _Handler)
 
 
@@ -158,6 +174,11 @@ class MockServer:
 
     def mount(self, name: str) -> Mount:
         return self.app.mount(name)
+
+    @property
+    def disconnects(self) -> list[tuple[str, float]]:
+        """(request path, ``time.monotonic()``) each time a client hung up while a reply was pending."""
+        return self._server.disconnects
 
     def start(self) -> MockServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
