@@ -306,7 +306,7 @@ class ClientKey(_Frozen):
         if "key" in data:
             key = data.pop("key")
             if not isinstance(key, str) or not key:
-                raise ValueError("key: the environment variable holding the key is empty")
+                raise ValueError("key: empty (the environment variable it names is unset or empty)")
             data["sha256"] = hashlib.sha256(key.encode()).hexdigest()
         elif not (isinstance(data["sha256"], str) and _SHA256.match(data["sha256"].lower())):
             raise ValueError("sha256: must be 64 hex digits (sha256 of the key)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +24,16 @@ NODE_DIR = Path(__file__).parent / "node"
 
 
 @pytest.fixture(scope="module")
-def direct(config_path: Path, monkeypatch_module: pytest.MonkeyPatch) -> llmswitch.OpenAI:
+def direct(config_path: Path, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[llmswitch.OpenAI]:
     for name, value in env().items():
         if name.startswith("GW_"):
             monkeypatch_module.setenv(name, value)
-    return llmswitch.OpenAI(config=str(config_path), api_key="unused")
+    with llmswitch.OpenAI(config=str(config_path), api_key="unused") as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
     with pytest.MonkeyPatch.context() as mp:
         yield mp
 
@@ -44,7 +46,11 @@ def _essentials(completion: Any) -> dict[str, Any]:
 
 
 def test_openai_sync_plain_stream_and_tools(gateway: Gateway, direct: llmswitch.OpenAI, key: str) -> None:
-    client = openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
+    with openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0) as client:
+        _sync_calls(client, direct)
+
+
+def _sync_calls(client: openai.OpenAI, direct: llmswitch.OpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(model="chat", messages=MESSAGES)
     got = raw.parse()
     assert _essentials(got) == _essentials(direct.chat.completions.create(model="chat", messages=MESSAGES))
@@ -120,7 +126,8 @@ def test_curl(gateway: Gateway, direct: llmswitch.OpenAI, key: str) -> None:
     got = json.loads(done.stdout)
     expected = direct.chat.completions.create(model="chat", messages=MESSAGES)
     assert got["choices"][0]["message"]["content"] == expected.choices[0].message.content
-    streamed = subprocess.run(["curl", "-sSN", gateway.base_url + "/chat/completions", "-H", f"Authorization: Bearer {key}",
+    streamed = subprocess.run(["curl", "-sSN", gateway.base_url + "/chat/completions",
+                               "-H", f"Authorization: Bearer {key}",
                                "-d", json.dumps({"model": "chat", "messages": MESSAGES, "stream": True})],
                               capture_output=True, text=True, timeout=30)
     events = [line[6:] for line in streamed.stdout.splitlines() if line.startswith("data: ")]

@@ -51,7 +51,7 @@ def targets(router: Router) -> list[tuple[str, str]]:
 
 class Metrics:
     def __init__(self) -> None:
-        disable_created_metrics()  # the *_created series double the scrape for nothing an operator reads
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the scrape for nothing an operator reads
         self.registry = registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter("llmswitch_requests", "Requests answered, by final status",
                                 [*_LABELS, "status"], registry=registry)
@@ -97,8 +97,7 @@ class Metrics:
 
     # -- one finished request ----------------------------------------------------------------------
     def observe(self, info: RouteInfo | None, status: int, kind: str | None) -> None:
-        route, provider, model = (info.route or "-", info.provider or "-", info.model or "-") if info else ("-",) * 3
-        labels = (route, provider, model)
+        labels = _labels(info)
         self._child(self.requests, *labels, str(status)).inc()
         if kind is not None:
             self._child(self.errors, *labels, kind).inc()
@@ -121,3 +120,13 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _labels(info: RouteInfo | None) -> tuple[str, str, str]:
+    """(route, provider, model): the target that served, else the last one tried."""
+    if info is None:
+        return "-", "-", "-"
+    if info.provider is None and info.attempts:
+        provider, _, model = info.attempts[-1].target.partition("/")
+        return info.route or "-", provider, model
+    return info.route or "-", info.provider or "-", info.model or "-"
