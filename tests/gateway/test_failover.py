@@ -82,7 +82,7 @@ def test_cut_stream_after_commit_raises(mock: MockServer, client: openai.OpenAI,
         def read() -> None:
             seen.extend(c.choices[0].delta.content or "" for c in stream_call() if c.choices)
 
-        with pytest.raises(error, match="(?i)interrupted|ended"):
+        with pytest.raises(error, match=r"(?i)interrupted|ended"):
             read()
         return "".join(seen)
 

@@ -53,6 +53,8 @@ async def _serve(settings: Settings, host: str, port: int, *, reuse_port: bool, 
 
 def _run(settings: Settings, host: str, port: int, reuse_port: bool, access_log: bool) -> None:
     try:
+        if os.environ.get("LLMSWITCH_LOOP") == "asyncio":
+            raise ImportError("asyncio's own loop asked for")
         import uvloop
     except ImportError:
         asyncio.run(_serve(settings, host, port, reuse_port=reuse_port, access_log=access_log))
