@@ -34,7 +34,7 @@ from ._stream import AsyncStream, Stream
 from .adapters.base import Provider, json_body
 from .router import RouteInfo, Router
 
-__all__ = ["AsyncRoutingTransport", "ClientLimits", "Routing", "RoutingTransport", "route_headers"]
+__all__ = ["AsyncRoutingTransport", "AsyncSSE", "ClientLimits", "Routing", "RoutingTransport", "route_headers"]
 
 EXTENSION = "llmswitch"  # request extension the client fills with ClientLimits
 INFO = "llmswitch_route_info"  # response extension holding the RouteInfo
@@ -185,7 +185,9 @@ class _SSE(httpx2.SyncByteStream):
         self._stream.close()
 
 
-class _AsyncSSE(httpx2.AsyncByteStream):
+class AsyncSSE(httpx2.AsyncByteStream):
+    """The async twin of :class:`_SSE`; the gateway writes these bytes to its clients as they come."""
+
     def __init__(self, stream: AsyncStream[dict[str, Any]]) -> None:
         self._stream = stream
 
@@ -269,15 +271,21 @@ class AsyncRoutingTransport(httpx2.AsyncBaseTransport):
     async def routed(self, operation: Operation, body: dict[str, Any],
                      timeout: Mapping[str, float | None] | None = None,
                      max_retries: int | None = None) -> httpx2.Response:
-        """A chat or embeddings call, answered as JSON or as an SSE stream (the gateway calls this
-        too, once it has checked the client's key and limits against the parsed body)."""
+        """A chat or embeddings call, answered as JSON or as an SSE stream."""
+        info, answer = await self.answer(operation, body, timeout, max_retries)
+        if isinstance(answer, AsyncSSE):
+            return httpx2.Response(200, headers=_sse_headers(info), stream=answer, extensions={INFO: info})
+        return _json(200, answer, route_headers(info), info)
+
+    async def answer(self, operation: Operation, body: dict[str, Any],
+                     timeout: Mapping[str, float | None] | None = None,
+                     max_retries: int | None = None) -> tuple[RouteInfo, dict[str, Any] | AsyncSSE]:
+        """The call's wire JSON, or its stream opened past the commit point as SSE bytes (the
+        gateway calls this directly: it answers over aiohttp, not with an httpx2.Response)."""
         call = prepare(self.routing.router, operation, body, timeout=timeout, max_retries=max_retries)
         if call.stream:
-            stream = AsyncStream(await self.engine.open(call), call.plan, _identity)
-            return httpx2.Response(200, headers=_sse_headers(call.plan.info), stream=_AsyncSSE(stream),
-                                   extensions={INFO: call.plan.info})
-        data = await self.engine.complete(call)
-        return _json(200, data, route_headers(call.plan.info), call.plan.info)
+            return call.plan.info, AsyncSSE(AsyncStream(await self.engine.open(call), call.plan, _identity))
+        return call.plan.info, await self.engine.complete(call)
 
     async def unrouted(self, request: httpx2.Request, path: str, content: bytes) -> httpx2.Response:
         """``GET /models[/{id}]`` from the file, or the request passed through (streamed back)."""

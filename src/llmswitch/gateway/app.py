@@ -27,7 +27,7 @@ from .._engine import AsyncEngine
 from ..adapters.base import json_body
 from ..config import Settings
 from ..router import RouteInfo, Router
-from ..routing import INFO, AsyncRoutingTransport, Routing, route_headers
+from ..routing import AsyncRoutingTransport, AsyncSSE, Routing, route_headers
 from ..transport import AsyncTransport
 from .keys import Client, KeyRing, bearer
 from .limits import Counters, Limiter, MemoryCounters
@@ -113,22 +113,21 @@ class Gateway:
             if exceeded is not None:
                 return self._refuse(ex, reply(429, exceeded.message, "gateway_limit", retry_after=exceeded.retry_after))
             try:
-                answer = await self.transport.routed(operation, parsed)
+                ex.info, answer = await self.transport.answer(operation, parsed)
             except Exception as exc:
                 return self._failed(ex, exc)
-            ex.info = answer.extensions[INFO]
             headers = {"x-request-id": ex.rid, **route_headers(ex.info)}
-            if answer.headers.get("content-type") == "text/event-stream":
+            if isinstance(answer, AsyncSSE):
                 return await self._stream(request, ex, answer, headers)
             ex.status = 200
-            return web.Response(body=answer.content, headers={"content-type": _JSON, **headers})
+            return web.Response(body=json_body(answer), headers={"content-type": _JSON, **headers})
         except asyncio.CancelledError:
             ex.status, ex.kind = 499, "client_closed"  # the client went away (nginx's 499): no target failed
             raise
         finally:
             await self._account(request, ex)
 
-    async def _stream(self, request: web.Request, ex: _Exchange, answer: httpx2.Response,
+    async def _stream(self, request: web.Request, ex: _Exchange, answer: AsyncSSE,
                       headers: dict[str, str]) -> web.StreamResponse:
         """Chunk by chunk, each written (and flushed) as it arrives; a failure after the first
         chunk becomes an SSE ``error`` event (openai's clients raise it) and no ``[DONE]``."""
@@ -137,7 +136,7 @@ class Gateway:
         ex.status = 200
         try:
             await response.prepare(request)
-            async for piece in answer.stream:  # type: ignore[union-attr]
+            async for piece in answer:
                 await response.write(piece)
         except errors.StreamInterruptedError as exc:
             ex.kind = "stream_interrupted"
