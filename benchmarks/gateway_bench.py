@@ -17,7 +17,8 @@ Figures, each the median over rounds (contestants take turns within a round):
 - rss: the gateway's resident set after 2,000 requests and after ``--long`` (100,000) requests.
 
 The gateway runs as ``python -m llmswitch serve`` with its default access log (JSON lines to a file).
-LiteLLM's proxy is measured when ``--litellm PATH`` names a ``litellm`` executable (its own venv).
+LiteLLM's proxy is measured when ``--litellm PATH`` names a ``litellm`` executable (its own venv:
+``python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'``), one worker.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import yaml
@@ -61,24 +61,27 @@ def ensure_wrk() -> str:
 
 
 class Served:
-    """``llmswitch serve`` on a free port, its stderr to a file."""
+    """``llmswitch serve`` (or another proxy's command) on a free port, its output to a file."""
 
-    def __init__(self, config: Path, workdir: Path, workers: int = 1) -> None:
+    def __init__(self, config: Path, workdir: Path, workers: int = 1, command: list[str] | None = None,
+                 health: str = "/health") -> None:
         self.port = free_port()
         self.log = (workdir / f"gateway-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "llmswitch", "serve", "--config", str(config), "--port",
-                                      str(self.port), "--workers", str(workers)], stdout=subprocess.DEVNULL,
-                                     stderr=self.log, start_new_session=True)
+        command = command or [sys.executable, "-m", "llmswitch", "serve", "--config", str(config),
+                              "--workers", str(workers)]
+        env = {**os.environ, "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}  # LiteLLM, loopback only
+        self.proc = subprocess.Popen([*command, "--port", str(self.port)], stdout=self.log, stderr=self.log,
+                                     start_new_session=True, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
-        due = time.monotonic() + 120
+        due = time.monotonic() + 300
         while time.monotonic() < due:
             try:
-                if httpx2.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx2.get(self.url + health, timeout=5).status_code == 200:
                     break
             except httpx2.TransportError:
-                time.sleep(0.2)
+                time.sleep(0.5)
         else:
-            raise RuntimeError("the gateway did not start")
+            raise RuntimeError(f"{command[0]} did not start")
 
     def pids(self) -> list[int]:
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
@@ -103,8 +106,8 @@ class Served:
 
 
 def wrk(url: str, lua: Path, connections: int, seconds: float, threads: int = 1) -> dict[str, float]:
-    out = subprocess.run([shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                          "--latency", "-s", str(lua), url], capture_output=True, text=True, timeout=seconds + 60,
+    duration = f"-d{max(1, round(seconds))}s"
+    out = subprocess.run([shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", duration, "--latency", "-s", str(lua), url], capture_output=True, text=True, timeout=seconds + 60,
                          check=True).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
@@ -143,6 +146,7 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=100_000, help="requests for the RSS run")
     parser.add_argument("--streams", type=int, default=400, help="streams for the CPU-per-chunk figure")
     parser.add_argument("--only", default="throughput,latency,stream,rss,workers2")
+    parser.add_argument("--litellm", metavar="PATH", help="the litellm executable of a separate venv")
     args = parser.parse_args()
     only = set(args.only.split(","))
     ensure_wrk()
@@ -166,32 +170,44 @@ def main() -> None:
         stream_lua.write_text(LUA.format(body=json.dumps({**BODY, "model": "stream", "stream": True})))
         direct_url = up.base_url() + "/chat/completions"
         one = Served(config, work)
-        two = Served(config, work, workers=2) if "workers2" in only else None
+        two = litellm = None
         try:
+            if "workers2" in only and "throughput" in only:
+                two = Served(config, work, workers=2)
+            if args.litellm:
+                (work / "litellm.yaml").write_text(yaml.safe_dump({"model_list": [{"model_name": "chat", "litellm_params": {
+                    "model": f"openai/{MODEL}", "api_base": up.base_url(), "api_key": "upstream-key"}}]}))
+                litellm = Served(config, work, command=[args.litellm, "--config", str(work / "litellm.yaml"),
+                                                        "--num_workers", "1"], health="/health/liveliness")
             for url in (direct_url, one.url + "/v1/chat/completions"):  # warm up, check both answer
                 wrk(url, lua, 8, 2)
+            chat = "/v1/chat/completions"
+            urls = {"nginx": direct_url, "gateway": one.url + chat}
+            if litellm is not None:
+                urls["litellm"] = litellm.url + chat
+            throughput = dict(urls)
+            if two is not None:
+                throughput["gateway-2-workers"] = two.url + chat
+
+            def rps(name: str, url: str) -> Callable[[], None]:
+                return lambda: add(f"throughput/{name}", wrk(url, lua, 32, args.seconds)["rps"])
+
+            def latency(name: str, url: str) -> Callable[[], None]:
+                def run() -> None:
+                    got = wrk(url, lua, 1, args.seconds)
+                    add(f"latency/{name}/p50_ms", got["p50_ms"])
+                    add(f"latency/{name}/p99_ms", got["p99_ms"])
+                return run
+
             for rnd in range(args.rounds):
                 print(f"round {rnd + 1}/{args.rounds}", file=sys.stderr)
-                contestants: list[tuple[str, Callable[[], None]]] = []
+                contestants: list[Callable[[], None]] = []
                 if "throughput" in only:
-                    contestants += [
-                        ("throughput/nginx", lambda: add("throughput/nginx", wrk(direct_url, lua, 32, args.seconds)["rps"])),
-                        ("throughput/gateway", lambda: add("throughput/gateway",
-                                                           wrk(one.url + "/v1/chat/completions", lua, 32, args.seconds)["rps"])),
-                    ]
-                if two is not None:
-                    contestants.append(("throughput/gateway-2-workers", lambda: add(
-                        "throughput/gateway-2-workers", wrk(two.url + "/v1/chat/completions", lua, 32, args.seconds)["rps"])))
+                    contestants += [rps(name, url) for name, url in throughput.items()]
                 if "latency" in only:
-                    def latency(name: str, url: str) -> None:
-                        got = wrk(url, lua, 1, args.seconds)
-                        add(f"latency/{name}/p50_ms", got["p50_ms"])
-                        add(f"latency/{name}/p99_ms", got["p99_ms"])
-
-                    contestants += [("latency/nginx", lambda: latency("nginx", direct_url)),
-                                    ("latency/gateway", lambda: latency("gateway", one.url + "/v1/chat/completions"))]
+                    contestants += [latency(name, url) for name, url in urls.items()]
                 shift = rnd % max(len(contestants), 1)
-                for _, run in contestants[shift:] + contestants[:shift]:
+                for run in contestants[shift:] + contestants[:shift]:
                     run()
                 if "stream" in only:
                     before = one.cpu_seconds()
@@ -211,8 +227,9 @@ def main() -> None:
                 add("rss/after_long_requests", measured)
         finally:
             one.stop()
-            if two is not None:
-                two.stop()
+            for other in (two, litellm):
+                if other is not None:
+                    other.stop()
     table = {name: {"median": statistics.median(v), "min": min(v), "max": max(v), "rounds": len(v)}
              for name, v in results.items()}
     for name, row in table.items():
