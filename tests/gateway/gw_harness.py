@@ -37,7 +37,8 @@ def env() -> dict[str, str]:
 def providers_file(mock: MockServer, path: Path, *, keys: bool = True, grace: float = 10.0) -> Path:
     """Routes for each scenario use their own model names, so breakers never mix between tests."""
     def provider(mount: str, **extra: Any) -> dict[str, Any]:
-        return {"type": "openai", "base_url": mock.base_url(mount), "api_key": "${GW_UPSTREAM_SECRET}", **extra}
+        return {"type": "openai", "base_url": mock.base_url(mount), "api_key": "${GW_UPSTREAM_SECRET}",
+                "responses": False, **extra}  # the mock speaks chat completions: Responses are translated
 
     two = {"retry": {"backoff": {"initial": 0.01, "max": 0.02}}}
     config: dict[str, Any] = {

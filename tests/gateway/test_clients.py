@@ -135,3 +135,13 @@ def test_curl(gateway: Gateway, direct: llmswitch.OpenAI, key: str) -> None:
     text = "".join(json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events[:-1]
                    if json.loads(e)["choices"])
     assert text == expected.choices[0].message.content
+
+
+def test_openai_responses_api(gateway: Gateway, direct: llmswitch.OpenAI, key: str) -> None:
+    with openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0) as client:
+        got = client.responses.create(model="chat", input="hello gateway")
+        assert got.output_text == direct.responses.create(model="chat", input="hello gateway").output_text
+        assert got.output_text
+        events = list(client.responses.create(model="chat", input="hello gateway", stream=True))
+        assert events[-1].type == "response.completed"
+        assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == got.output_text

@@ -1,6 +1,7 @@
 """The gateway's HTTP handlers (aiohttp): check the caller, route the call, answer, account.
 
-Routed calls (``POST /v1/chat/completions``, ``/v1/embeddings``) go through
+The Responses API (``/v1/responses``) is answered by the routing transport itself. Routed calls
+(``POST /v1/chat/completions``, ``/v1/embeddings``) go through
 :meth:`AsyncRoutingTransport.routed` — the same code that answers ``llmswitch.AsyncOpenAI`` — so
 the JSON, the SSE bytes, the failover and the typed errors are those of the client. Everything
 else under ``/v1/`` goes through :meth:`AsyncRoutingTransport.unrouted` (``/v1/models`` from the
@@ -27,7 +28,7 @@ from .._engine import AsyncEngine
 from ..adapters.base import json_body
 from ..config import Settings
 from ..router import RouteInfo, Router
-from ..routing import AsyncRoutingTransport, AsyncSSE, Routing, route_headers
+from ..routing import INFO, AsyncRoutingTransport, AsyncSSE, Routing, route_headers
 from ..transport import AsyncTransport
 from .keys import Client, KeyRing, bearer
 from .limits import Counters, Limiter, MemoryCounters
@@ -162,6 +163,8 @@ class Gateway:
             path = "/" + request.match_info["tail"]
             if ".." in path.split("/"):
                 return self._refuse(ex, reply(400, "'..' is not allowed in the path", "invalid_path"))
+            if path.rstrip("/") == "/responses" or path.startswith("/responses/"):
+                return await self._responses(request, ex, path)
             listing = request.method == "GET" and (path.rstrip("/") == "/models" or path.startswith("/models/"))
             if not listing and not ex.client.passthrough:
                 return self._refuse(ex, reply(403, f"key {ex.client.name!r} may not call {request.method} /v1{path} "
@@ -169,32 +172,61 @@ class Gateway:
             if request.content_length is not None and request.content_length > self.config.max_body_bytes:
                 return self._refuse(ex, _too_large(self.config.max_body_bytes))
             content = await request.read()
-            outgoing = httpx2.Request(request.method, "http://gateway" + path, params=request.query_string or None,
-                                      headers=[(k, v) for k, v in request.headers.items()], content=content)
             try:
-                answer = await self.transport.unrouted(outgoing, path, content)
+                answer = await self.transport.unrouted(_outgoing(request, path, content), path, content)
             except Exception as exc:
                 return self._failed(ex, exc)
-            ex.status = answer.status_code
-            response = web.StreamResponse(status=answer.status_code, headers={
-                **{k: v for k, v in answer.headers.items() if k.lower() not in _DROP_UPSTREAM},
-                "x-request-id": ex.rid})
-            try:
-                await response.prepare(request)
-                async for piece in answer.stream:  # type: ignore[union-attr]
-                    await response.write(piece)
-            except (ConnectionResetError, ConnectionError):
-                ex.status, ex.kind = 499, "client_closed"
-                return response
-            finally:
-                await answer.aclose()
-            await response.write_eof()
-            return response
+            return await self._relay(request, ex, answer)
         except asyncio.CancelledError:
             ex.status, ex.kind = 499, "client_closed"
             raise
         finally:
             await self._account(request, ex)
+
+    async def _responses(self, request: web.Request, ex: _Exchange, path: str) -> web.StreamResponse:
+        """The Responses API, answered by the routing transport as for ``llmswitch.AsyncOpenAI``
+        (a POST is checked like a chat call first: body caps, the key's models, its limits)."""
+        assert ex.client is not None
+        content = b""
+        if request.method == "POST":
+            parsed = await self._body(request)
+            if isinstance(parsed, Reply):
+                return self._refuse(ex, parsed)
+            ex.body = parsed
+            model = parsed.get("model")
+            if not isinstance(model, str) or not ex.client.allows(model):
+                return self._refuse(ex, reply(403, f"key {ex.client.name!r} may not use model {model!r}",
+                                              "model_not_allowed"))
+            exceeded = await self.limiter.admit(ex.client)
+            if exceeded is not None:
+                return self._refuse(ex, reply(429, exceeded.message, "gateway_limit", retry_after=exceeded.retry_after))
+            content = await request.read()  # aiohttp keeps the body read by _body
+        try:
+            answer = await self.transport.handle_async_request(_outgoing(request, path, content))
+        except Exception as exc:
+            return self._failed(ex, exc)
+        ex.info = answer.extensions.get(INFO)
+        return await self._relay(request, ex, answer)
+
+    async def _relay(self, request: web.Request, ex: _Exchange, answer: httpx2.Response) -> web.StreamResponse:
+        """An httpx2 answer (pass-through, listing, Responses API) written back as it streams in."""
+        ex.status = answer.status_code
+        response = web.StreamResponse(status=answer.status_code, headers={
+            **{k: v for k, v in answer.headers.items() if k.lower() not in _DROP_UPSTREAM}, "x-request-id": ex.rid})
+        try:
+            await response.prepare(request)
+            async for piece in answer.stream:  # type: ignore[union-attr]
+                await response.write(piece)
+        except errors.StreamInterruptedError:
+            ex.kind = "stream_interrupted"  # the events stop without response.completed: clients see the cut
+            return response
+        except (ConnectionResetError, ConnectionError):
+            ex.status, ex.kind = 499, "client_closed"
+            return response
+        finally:
+            await answer.aclose()
+        await response.write_eof()
+        return response
 
     # -- helpers -------------------------------------------------------------------------------------
     async def _body(self, request: web.Request) -> dict[str, Any] | Reply:
@@ -269,6 +301,13 @@ class _Exchange:
 def _request_id(request: web.Request) -> str:
     given = request.headers.get("x-request-id")
     return given if given is not None and _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _outgoing(request: web.Request, path: str, content: bytes) -> httpx2.Request:
+    """The request as the routing transport reads it (path relative to /v1; the caller's
+    credentials are dropped there, never forwarded)."""
+    return httpx2.Request(request.method, "http://gateway" + path, params=request.query_string or None,
+                          headers=list(request.headers.items()), content=content)
 
 
 def _too_large(limit: int) -> Reply:
