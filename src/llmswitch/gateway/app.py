@@ -60,7 +60,7 @@ class Gateway:
         self.keys = KeyRing(self.config.keys)
         self.limiter = Limiter(counters or MemoryCounters())
         self.access_log = access_log
-        self.draining = False
+        self.draining = False  # set on SIGTERM (run.py): /ready answers 503 while in-flight calls finish
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_body_bytes)
@@ -70,7 +70,6 @@ class Gateway:
         app.router.add_get("/ready", self.ready)
         app.router.add_get("/metrics", self.scrape)
         app.router.add_route("*", "/v1/{tail:.*}", self.other)
-        app.on_shutdown.append(self._drain)
         app.on_cleanup.append(self._close)
         return app
 
@@ -275,9 +274,6 @@ class Gateway:
             await self.limiter.record(ex.client, ex.info)
         if self.access_log:
             ACCESS.info("request", extra={"fields": _access_fields(request, ex, self.config.log_prompts)})
-
-    async def _drain(self, app: web.Application) -> None:
-        self.draining = True
 
     async def _close(self, app: web.Application) -> None:
         await self.transport.aclose()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -41,7 +40,6 @@ def setup(redact: Callable[[str], str], *, level: str = "info", access: bool = T
     """Send llmswitch's loggers (the router's and the gateway's) to ``stream`` as JSON lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLines(redact))
-    logging.Formatter.converter = time.gmtime
     root = logging.getLogger("llmswitch")
     for existing in list(root.handlers):
         root.removeHandler(existing)
