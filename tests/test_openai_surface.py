@@ -357,3 +357,17 @@ async def test_respx_routes_drive_async_clients() -> None:
                                    http_client=httpx2.AsyncClient(transport=RespxTransport(router))))
     result = await client.embeddings.create(model="e", input="x", encoding_format="float")
     assert result.data[0].embedding == [0.5, 0.25]
+
+
+def test_a_vendor_nan_is_served_as_null_through_the_transport() -> None:
+    """JSON has no NaN; a vendor that sends one anyway still gets its answer through, as null."""
+    body = (b'{"id": "c1", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0,'
+            b' "finish_reason": "stop", "logprobs": {"content": [{"token": "a", "logprob": NaN, "bytes": null,'
+            b' "top_logprobs": []}]}, "message": {"role": "assistant", "content": "ok"}}]}')
+    router = respx.Router(base_url="https://vendor.example")
+    router.post("/v1/chat/completions").respond(content=body, headers={"content-type": "application/json"})
+    client = opened(llmswitch.OpenAI(api_key="sk-test", base_url="https://vendor.example/v1",
+                                     http_client=httpx2.Client(transport=RespxTransport(router))))
+    raw = client.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+    assert json.loads(raw.content)["choices"][0]["logprobs"]["content"][0]["logprob"] is None
+    assert raw.parse().choices[0].message.content == "ok"

@@ -31,7 +31,7 @@ from . import errors
 from ._call import Operation, prepare
 from ._engine import AsyncEngine, Engine
 from ._stream import AsyncStream, Stream
-from .adapters.base import Provider, json_body
+from .adapters.base import Provider, answer_json
 from .router import RouteInfo, Router
 
 __all__ = ["AsyncRoutingTransport", "AsyncSSE", "ClientLimits", "Routing", "RoutingTransport", "route_headers"]
@@ -146,7 +146,7 @@ def _model(model_id: str, owner: str) -> dict[str, Any]:
 def _json(status: int, data: Any, headers: Mapping[str, str] | None = None,
           info: RouteInfo | None = None) -> httpx2.Response:
     return httpx2.Response(status, headers={"content-type": "application/json", **(headers or {})},
-                           content=json_body(data), extensions={INFO: info} if info is not None else {})
+                           content=answer_json(data), extensions={INFO: info} if info is not None else {})
 
 
 def _not_found(request: httpx2.Request, message: str) -> errors.NotFoundError:
@@ -178,7 +178,7 @@ class _SSE(httpx2.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._stream:
-            yield b"data: " + json_body(chunk) + b"\n\n"
+            yield b"data: " + answer_json(chunk) + b"\n\n"
         yield b"data: [DONE]\n\n"
 
     def close(self) -> None:
@@ -193,7 +193,7 @@ class AsyncSSE(httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._stream:
-            yield b"data: " + json_body(chunk) + b"\n\n"
+            yield b"data: " + answer_json(chunk) + b"\n\n"
         yield b"data: [DONE]\n\n"
 
     async def aclose(self) -> None:

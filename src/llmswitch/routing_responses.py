@@ -23,7 +23,7 @@ import httpx2
 from . import errors
 from ._call import Call, prepare
 from ._stream import AsyncStream, Stream
-from .adapters.base import WireRequest, json_body
+from .adapters.base import WireRequest, answer_json, json_body
 from .responses import BridgeContext, ResponseEvents, ResponseStore, from_chat, responses_url, to_chat
 
 if TYPE_CHECKING:
@@ -147,12 +147,12 @@ def stored(store: ResponseStore, method: str, path: str, *, forwardable: bool) -
         if forwardable:
             return None
         raise
-    return httpx2.Response(200, headers={"content-type": "application/json"}, content=json_body(data))
+    return httpx2.Response(200, headers={"content-type": "application/json"}, content=answer_json(data))
 
 
 def _frame(event: dict[str, Any]) -> bytes:
     kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + json_body(event) + b"\n\n"
+    return b"event: " + kind.encode() + b"\ndata: " + answer_json(event) + b"\n\n"
 
 
 def sse_bytes(stream: Stream[dict[str, Any]], events: ResponseEvents) -> Iterator[bytes]:

@@ -34,6 +34,7 @@ __all__ = [
     "StreamTranslator",
     "UnsupportedFeatureError",
     "WireRequest",
+    "answer_json",
     "body_summary",
     "chunk",
     "completion",
@@ -275,6 +276,12 @@ def json_body(data: Any) -> bytes:
         if where is not None:
             raise NonFiniteNumberError(f"{where[0]} is {where[1]}: JSON has no NaN or infinite numbers")
     return body
+
+
+def answer_json(data: Any) -> bytes:
+    """An answer we serve as JSON (transport, gateway): a vendor's NaN or infinity becomes null,
+    as JSON has no other spelling for it, instead of failing a call that already succeeded."""
+    return pydantic_core.to_json(data, inf_nan_mode="null")
 
 
 def _non_finite(value: Any, path: str) -> tuple[str, float] | None:

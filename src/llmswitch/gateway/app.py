@@ -25,7 +25,7 @@ from aiohttp import web
 from .. import errors
 from .._call import Operation
 from .._engine import AsyncEngine
-from ..adapters.base import json_body
+from ..adapters.base import answer_json
 from ..config import Settings
 from ..router import RouteInfo, Router
 from ..routing import INFO, AsyncRoutingTransport, AsyncSSE, Routing, route_headers
@@ -120,7 +120,7 @@ class Gateway:
             if isinstance(answer, AsyncSSE):
                 return await self._stream(request, ex, answer, headers)
             ex.status = 200
-            return web.Response(body=json_body(answer), headers={"content-type": _JSON, **headers})
+            return web.Response(body=answer_json(answer), headers={"content-type": _JSON, **headers})
         except asyncio.CancelledError:
             ex.status, ex.kind = 499, "client_closed"  # the client went away (nginx's 499): no target failed
             raise
@@ -141,7 +141,7 @@ class Gateway:
         except errors.StreamInterruptedError as exc:
             ex.kind = "stream_interrupted"
             event = {"error": {"message": str(exc), "type": "api_error", "code": "stream_interrupted"}}
-            await response.write(b"data: " + json_body(event) + b"\n\n")
+            await response.write(b"data: " + answer_json(event) + b"\n\n")
         except (ConnectionResetError, ConnectionError):
             ex.status, ex.kind = 499, "client_closed"
             return response
@@ -314,7 +314,7 @@ def _error_response(rid: str, answer: Reply, info: RouteInfo | None) -> web.Resp
     headers = {"content-type": _JSON, "x-request-id": rid, **answer.headers}
     if info is not None:
         headers.update(route_headers(info))
-    return web.Response(status=answer.status, body=json_body(answer.body), headers=headers)
+    return web.Response(status=answer.status, body=answer_json(answer.body), headers=headers)
 
 
 def _access_fields(request: web.Request, ex: _Exchange, prompts: bool) -> Mapping[str, Any]:
