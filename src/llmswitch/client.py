@@ -100,6 +100,17 @@ def _with_info(result: Any, response: httpx2.Response) -> Any:
     return result
 
 
+def _json_body(options: Any) -> Mapping[str, Any] | None:
+    """The JSON body openai encoded for this request (with ``extra_body`` merged in, as openai does)."""
+    body: Any = options.json_data
+    if options.files is not None or not isinstance(body, Mapping):
+        return None
+    extra = options.extra_json
+    if isinstance(extra, Mapping):
+        body = {k: v for k, v in {**body, **extra}.items() if not isinstance(v, openai.Omit)}
+    return dict(body)
+
+
 def _routed_by_openai(params: Mapping[str, Any]) -> bool:
     """openai's raw/streaming-response wrappers mark the request: it must take the transport path."""
     headers: Mapping[str, Any] = params.get("extra_headers") or {}
@@ -285,7 +296,7 @@ class _Routed:
         own = timeout_overrides(options.timeout)
         base_path = self.base_url.path  # type: ignore[attr-defined]
         request.extensions[EXTENSION] = ClientLimits(base_path, own if own is not None else limits.timeout,
-                                                     limits.max_retries)
+                                                     limits.max_retries, _json_body(options))
         return request
 
     def _process_response(self, **kwargs: Any) -> Any:

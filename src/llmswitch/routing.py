@@ -51,6 +51,7 @@ class ClientLimits:
     base_path: str = ""
     timeout: Mapping[str, float | None] | None = None
     max_retries: int | None = None
+    body: Mapping[str, Any] | None = None  # the JSON body as openai built it, so it is not parsed again
 
 
 def route_headers(info: RouteInfo) -> dict[str, str]:
@@ -143,10 +144,21 @@ def _model(model_id: str, owner: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": owner}
 
 
+class _Answer(httpx2.Response):
+    """A JSON answer that hands openai's parser the data it was encoded from (no second parse)."""
+
+    def __init__(self, status: int, data: Any, headers: Mapping[str, str], info: RouteInfo | None) -> None:
+        super().__init__(status, headers={"content-type": "application/json", **headers}, content=answer_json(data),
+                         extensions={INFO: info} if info is not None else {})
+        self._data = data
+
+    def json(self, **kwargs: Any) -> Any:
+        return self._data if not kwargs else super().json(**kwargs)
+
+
 def _json(status: int, data: Any, headers: Mapping[str, str] | None = None,
           info: RouteInfo | None = None) -> httpx2.Response:
-    return httpx2.Response(status, headers={"content-type": "application/json", **(headers or {})},
-                           content=answer_json(data), extensions={INFO: info} if info is not None else {})
+    return _Answer(status, data, headers or {}, info)
 
 
 def _not_found(request: httpx2.Request, message: str) -> errors.NotFoundError:
@@ -154,7 +166,9 @@ def _not_found(request: httpx2.Request, message: str) -> errors.NotFoundError:
     return errors.NotFoundError(message, response=httpx2.Response(404, request=request, json=body), body=body)
 
 
-def _body(request: httpx2.Request, content: bytes) -> dict[str, Any]:
+def _body(request: httpx2.Request, content: bytes, limits: ClientLimits) -> dict[str, Any]:
+    if limits.body is not None:
+        return dict(limits.body)
     try:
         data = json.loads(content)
     except ValueError as exc:
@@ -224,18 +238,25 @@ class RoutingTransport(httpx2.BaseTransport):
                 return answered
         operation = routing.operation(request.method, path)
         if operation is not None:
-            call = prepare(routing.router, operation, _body(request, content), timeout=limits.timeout,
-                           max_retries=limits.max_retries)
-            if call.stream:
-                stream = Stream(self.engine.open(call), call.plan, _identity)
-                return httpx2.Response(200, headers=_sse_headers(call.plan.info), stream=_SSE(stream),
-                                       extensions={INFO: call.plan.info})
-            data = self.engine.complete(call)
-            return _json(200, data, route_headers(call.plan.info), call.plan.info)
-        listed = routing.listing(request, path)
+            return self.routed(operation, _body(request, content, limits), limits.timeout, limits.max_retries)
+        return self.unrouted(request, path, content)
+
+    def routed(self, operation: Operation, body: dict[str, Any], timeout: Mapping[str, float | None] | None = None,
+               max_retries: int | None = None) -> httpx2.Response:
+        """A chat or embeddings call, answered as JSON or as an SSE stream."""
+        call = prepare(self.routing.router, operation, body, timeout=timeout, max_retries=max_retries)
+        info = call.plan.info
+        if call.stream:
+            stream = Stream(self.engine.open(call), call.plan, _identity)
+            return httpx2.Response(200, headers=_sse_headers(info), stream=_SSE(stream), extensions={INFO: info})
+        return _json(200, self.engine.complete(call), route_headers(info), info)
+
+    def unrouted(self, request: httpx2.Request, path: str, content: bytes) -> httpx2.Response:
+        """``GET /models[/{id}]`` from the file, or the request passed through (streamed back)."""
+        listed = self.routing.listing(request, path)
         if listed is not None:
             return listed
-        provider, forward = routing.forward(request, path, content)
+        provider, forward = self.routing.forward(request, path, content)
         client = self.engine.transport.client_for(provider)
         upstream = client.send(forward, stream=True)
         return httpx2.Response(upstream.status_code, headers=upstream.headers, stream=upstream.stream,
@@ -265,7 +286,7 @@ class AsyncRoutingTransport(httpx2.AsyncBaseTransport):
                 return answered
         operation = routing.operation(request.method, path)
         if operation is not None:
-            return await self.routed(operation, _body(request, content), limits.timeout, limits.max_retries)
+            return await self.routed(operation, _body(request, content, limits), limits.timeout, limits.max_retries)
         return await self.unrouted(request, path, content)
 
     async def routed(self, operation: Operation, body: dict[str, Any],

@@ -220,7 +220,7 @@ def _decide(transport: RoutingTransport | AsyncRoutingTransport, request: httpx2
         return stored(store, request.method, path, forwardable=forwardable)
     if request.method != "POST":
         return None
-    decided = plan(routing.router, store, _body(request, content), timeout=limits.timeout,
+    decided = plan(routing.router, store, _body(request, content, limits), timeout=limits.timeout,
                    max_retries=limits.max_retries)
     if isinstance(decided, Passthrough):
         decided.request.extensions["timeout"] = request.extensions.get("timeout")
