@@ -52,6 +52,7 @@ __all__ = [
     "RetryConfig",
     "RouteConfig",
     "Settings",
+    "StateConfig",
     "TargetConfig",
     "Timeouts",
     "load",
@@ -209,6 +210,9 @@ class ProviderConfig(BaseModel):
     models: dict[str, ModelSpec] = {}
     # serves OpenAI's Responses API natively: true (at base_url), false (bridge it), or its base URL
     responses: bool | str | None = None
+    # the vendor's quota for this account, enforced across the fleet when `state:` is shared
+    rpm: Int | None = Field(default=None, gt=0)
+    tpm: Int | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -325,6 +329,37 @@ class GatewayConfig(_Frozen):
     log_prompts: bool = False  # log request bodies (prompts) in the JSON lines; off by default
 
 
+_STATE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+class StateConfig(_Frozen):
+    """``state:`` in the file: where breakers, rate limits, budgets and stored responses live.
+    ``memory`` is per process; ``redis`` shares them across a fleet (the ``redis`` extra)."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    prefix: str = Field(default="llmswitch", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    timeout: Num = Field(default=0.05, gt=0, le=5)  # seconds a call may wait on Redis in total
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_STATE_SCHEMES):
+            raise ValueError(f"must start with {', '.join(_STATE_SCHEMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> StateConfig:
+        if self.backend == "redis":
+            if self.url is None:
+                raise ValueError("backend redis needs `url` (redis://host:port/db, rediss://..., unix://path)")
+            import importlib.util
+
+            if importlib.util.find_spec("redis") is None:
+                raise ValueError("backend redis needs redis-py: pip install 'llmswitch[redis]'")
+        return self
+
+
 class Config(_Frozen):
     providers: dict[str, ProviderConfig] = {}
     routes: dict[str, RouteConfig] = {}
@@ -334,6 +369,7 @@ class Config(_Frozen):
     cny_per_usd: Num = Field(default=7.2, gt=0)  # for reporting and ranking costs across currencies
     telemetry: TelemetryConfig = TelemetryConfig()
     gateway: GatewayConfig = GatewayConfig()
+    state: StateConfig = StateConfig()
 
 
 def merge(base: M, override: M | None) -> M:
@@ -762,7 +798,7 @@ def _summary(name: str, problems: list[str]) -> str:
 
 
 _KNOWN_PROVIDER_KEYS = ("base_url", "headers", "strict", "timeouts", "max_response_bytes", "prices", "models",
-                       "responses")
+                       "responses", "rpm", "tpm")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
