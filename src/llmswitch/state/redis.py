@@ -1,0 +1,237 @@
+"""Shared state in Redis, and :class:`FailOpen`, which makes a Redis failure cost no call.
+
+Keys: a logical key ``"<tag>#<name>"`` (for instance ``"openai/gpt-4o#rpm"``) is stored as
+``{<prefix>:<tag>}#<name>``, so everything about one target or one client key hashes to one Redis
+Cluster slot and a script may touch it atomically. Each read-modify-write is one Lua script (one
+round trip); time inside scripts is Redis's ``TIME``, so replicas with skewed clocks still agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .memory import State
+
+__all__ = ["FailOpen", "RedisState"]
+
+log = logging.getLogger("llmswitch.state")
+T = TypeVar("T")
+
+_ADD = """
+local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return total
+"""
+
+# sliding-window log: one sorted-set member per admitted event, scored by Redis's clock in ms
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return -1
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(tonumber(oldest[2]) + window - now, 1)
+"""
+
+
+class RedisState:
+    """redis-py's sync and asyncio clients (each with its pool), every command bounded by ``timeout``
+    and never retried by the client: :class:`FailOpen` decides what a failure means."""
+
+    def __init__(self, url: str, *, prefix: str = "llmswitch", timeout: float = 0.05,
+                 max_connections: int = 64) -> None:
+        self.prefix = prefix
+        self.timeout = timeout
+        # a full pool makes a caller wait for a connection (up to ``timeout``), never open a 65th
+        options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout,
+                                   "max_connections": max_connections, "timeout": timeout}
+        self.sync = redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, **options),
+                                retry=Retry(NoBackoff(), 0))
+        self._url, self._options = url, options
+        self._async: dict[asyncio.AbstractEventLoop, redis.asyncio.Redis] = {}  # a pool is per event loop
+        self._add = self.sync.register_script(_ADD)
+        self._admit = self.sync.register_script(_ADMIT)
+
+    def key(self, key: str) -> str:
+        tag, _, name = key.partition("#")
+        return f"{{{self.prefix}:{tag}}}#{name}"
+
+    def _aclient(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **self._options)
+            client = self._async[loop] = redis.asyncio.Redis(connection_pool=pool, retry=AsyncRetry(NoBackoff(), 0))
+        return client
+
+    def add(self, key: str, amount: float, expires_at: float) -> float:
+        return float(self._add(keys=[self.key(key)], args=[amount, int(expires_at * 1000)]))
+
+    def get(self, key: str) -> float:
+        return float(self.sync.get(self.key(key)) or 0.0)
+
+    def admit(self, key: str, limit: int, window: float) -> float | None:
+        wait = int(self._admit(keys=[self.key(key)], args=[limit, int(window * 1000), uuid.uuid4().hex]))
+        return None if wait < 0 else wait / 1000
+
+    def put(self, key: str, value: str, ttl: float) -> None:
+        self.sync.set(self.key(key), value, px=max(int(ttl * 1000), 1))
+
+    def fetch(self, key: str) -> str | None:
+        value = self.sync.get(self.key(key))
+        return value.decode() if isinstance(value, bytes) else value
+
+    def delete(self, key: str) -> bool:
+        return bool(self.sync.delete(self.key(key)))
+
+    async def aadd(self, key: str, amount: float, expires_at: float) -> float:
+        client = self._aclient()
+        return float(await client.eval(_ADD, 1, self.key(key), amount, int(expires_at * 1000)))
+
+    async def aget(self, key: str) -> float:
+        return float(await self._aclient().get(self.key(key)) or 0.0)
+
+    async def aadmit(self, key: str, limit: int, window: float) -> float | None:
+        wait = int(await self._aclient().eval(_ADMIT, 1, self.key(key), limit, int(window * 1000),
+                                              uuid.uuid4().hex))
+        return None if wait < 0 else wait / 1000
+
+    def close(self) -> None:
+        self.sync.close()
+        self.sync.connection_pool.disconnect()  # a pool handed to the client is not closed with it
+
+    async def aclose(self) -> None:
+        """Close the asyncio client of the running loop (call from each loop that used this state)."""
+        client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+            await client.connection_pool.disconnect()
+
+
+_FAILURES = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+class FailOpen:
+    """Redis when it answers, this process's memory when it does not.
+
+    A failure (error, refused connection, or no answer within ``timeout``) switches to the local
+    state for ``retry_after`` seconds, during which no call waits on Redis at all; then the next
+    call tries Redis again (bounded by ``timeout``) and, when it answers, shared state resumes.
+    So a call waits at most ``timeout`` on Redis per outage it discovers. One warning per outage;
+    :attr:`fallbacks` counts the operations answered locally.
+    """
+
+    def __init__(self, remote: RedisState, local: State, *, retry_after: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.remote = remote
+        self.local = local
+        self.retry_after = retry_after
+        self.fallbacks = 0
+        self._clock = clock
+        self._down_until: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def shared(self) -> bool:
+        """Is Redis in use right now (not in an outage)?"""
+        return self._down_until is None
+
+    def _skip(self) -> bool:
+        down = self._down_until
+        return down is not None and self._clock() < down
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self.fallbacks += 1
+            first = self._down_until is None
+            self._down_until = self._clock() + self.retry_after
+        if first:
+            log.warning("shared state unavailable (%s: %s); using this process's state until Redis answers",
+                        type(exc).__name__, exc)
+
+    def _answered(self) -> None:
+        if self._down_until is not None:
+            with self._lock:
+                self._down_until = None
+            log.warning("shared state answering again; using Redis")
+
+    def _run(self, remote: Callable[[], T], local: Callable[[], T]) -> T:
+        if self._skip():
+            self.fallbacks += 1
+            return local()
+        try:
+            value = remote()
+        except _FAILURES as exc:
+            self._failed(exc)
+            return local()
+        self._answered()
+        return value
+
+    async def _arun(self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+        if self._skip():
+            self.fallbacks += 1
+            return await local()
+        try:
+            async with asyncio.timeout(self.remote.timeout):  # the whole round trip, connecting included
+                value = await remote()
+        except _FAILURES as exc:
+            self._failed(exc)
+            return await local()
+        self._answered()
+        return value
+
+    def add(self, key: str, amount: float, expires_at: float) -> float:
+        return self._run(lambda: self.remote.add(key, amount, expires_at),
+                         lambda: self.local.add(key, amount, expires_at))
+
+    def get(self, key: str) -> float:
+        return self._run(lambda: self.remote.get(key), lambda: self.local.get(key))
+
+    def admit(self, key: str, limit: int, window: float) -> float | None:
+        return self._run(lambda: self.remote.admit(key, limit, window),
+                         lambda: self.local.admit(key, limit, window))
+
+    def put(self, key: str, value: str, ttl: float) -> None:
+        self._run(lambda: self.remote.put(key, value, ttl), lambda: self.local.put(key, value, ttl))
+
+    def fetch(self, key: str) -> str | None:
+        return self._run(lambda: self.remote.fetch(key), lambda: self.local.fetch(key))
+
+    def delete(self, key: str) -> bool:
+        return self._run(lambda: self.remote.delete(key), lambda: self.local.delete(key))
+
+    async def aadd(self, key: str, amount: float, expires_at: float) -> float:
+        return await self._arun(lambda: self.remote.aadd(key, amount, expires_at),
+                                lambda: self.local.aadd(key, amount, expires_at))
+
+    async def aget(self, key: str) -> float:
+        return await self._arun(lambda: self.remote.aget(key), lambda: self.local.aget(key))
+
+    async def aadmit(self, key: str, limit: int, window: float) -> float | None:
+        return await self._arun(lambda: self.remote.aadmit(key, limit, window),
+                                lambda: self.local.aadmit(key, limit, window))
+
+    def close(self) -> None:
+        self.remote.close()
+        self.local.close()
+
+    async def aclose(self) -> None:
+        await self.remote.aclose()
+        await self.local.aclose()
