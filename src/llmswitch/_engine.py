@@ -181,6 +181,7 @@ class Engine:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.transport.close()
+        self.router.close()
 
 
 _CLOSING: set[asyncio.Task[Any]] = set()  # keeps loser clean-up tasks alive until they finish
@@ -311,3 +312,4 @@ class AsyncEngine:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+        self.router.close()

@@ -53,7 +53,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from ._secret import redactor
@@ -74,6 +74,9 @@ from .policies import (
     retry_wait,
 )
 from .telemetry import hooks_for
+
+if TYPE_CHECKING:
+    from .state.redis import FailOpen
 from .transport import Deadline, abort
 
 __all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try"]
@@ -205,14 +208,26 @@ Step = Try | Sleep | Fail
 class _TargetState:
     """Health shared by every call to one target: breaker, retry budget, latency estimates."""
 
-    def __init__(self, policy: Policy, clock: Callable[[], float]) -> None:
-        self.breaker = CircuitBreaker(policy.circuit_breaker, clock)
+    def __init__(self, policy: Policy, clock: Callable[[], float], breaker: CircuitBreaker | None = None) -> None:
+        self.breaker = breaker or CircuitBreaker(policy.circuit_breaker, clock)
         self.budget = RetryBudget(policy.retry.budget)
         self.latency = LatencyTracker()  # non-streamed: whole response
         self.first_token = LatencyTracker()  # streamed: time to first output
 
     def tracker(self, stream: bool) -> LatencyTracker:
         return self.first_token if stream else self.latency
+
+
+def _shared_state(settings: Settings) -> FailOpen | None:
+    """Redis-backed state when the file's ``state:`` asks for it (imported only then)."""
+    if settings.config.state.backend != "redis":
+        return None
+    from .state import open_state
+    from .state.redis import FailOpen
+
+    state = open_state(settings.config.state)
+    assert isinstance(state, FailOpen)
+    return state
 
 
 class Router:
@@ -238,6 +253,7 @@ class Router:
         self._credentials = tuple(s for p in settings.providers.values() for s in p.credentials.values())
         self._redactor = redactor(self._credentials)
         self._redacting = tuple(s.get() for s in self._credentials)  # the values it was made for
+        self.shared_state = _shared_state(settings)
 
     # -- resolution -----------------------------------------------------------------------
     def adapter(self, provider: Provider) -> Adapter:
@@ -298,8 +314,22 @@ class Router:
         state = self._states.get(key)
         if state is None:
             with self._lock:
-                state = self._states.setdefault(key, _TargetState(policy, self.clock))
+                state = self._states.get(key)
+                if state is None:
+                    state = self._states[key] = _TargetState(policy, self.clock, self._shared_breaker(target, policy))
         return state
+
+    def _shared_breaker(self, target: Target, policy: Policy) -> CircuitBreaker | None:
+        if self.shared_state is None:
+            return None
+        from .state.breaker import SharedBreaker
+
+        return SharedBreaker(policy.circuit_breaker, self.shared_state, target.key, self.clock)
+
+    def close(self) -> None:
+        """Close the connections to shared state (Redis), if any."""
+        if self.shared_state is not None:
+            self.shared_state.close()
 
     def breaker(self, target: str, route: str | None = None) -> CircuitBreaker:
         """The breaker of ``'provider/model'`` as ``route`` configures it (for inspection and tests)."""

@@ -172,7 +172,8 @@ class FailOpen:
                 self._down_until = None
             log.warning("shared state answering again; using Redis")
 
-    def _run(self, remote: Callable[[], T], local: Callable[[], T]) -> T:
+    def run(self, remote: Callable[[], T], local: Callable[[], T]) -> T:
+        """``remote()`` unless Redis is in an outage or fails now; then ``local()``."""
         if self._skip():
             self.fallbacks += 1
             return local()
@@ -198,24 +199,24 @@ class FailOpen:
         return value
 
     def add(self, key: str, amount: float, expires_at: float) -> float:
-        return self._run(lambda: self.remote.add(key, amount, expires_at),
+        return self.run(lambda: self.remote.add(key, amount, expires_at),
                          lambda: self.local.add(key, amount, expires_at))
 
     def get(self, key: str) -> float:
-        return self._run(lambda: self.remote.get(key), lambda: self.local.get(key))
+        return self.run(lambda: self.remote.get(key), lambda: self.local.get(key))
 
     def admit(self, key: str, limit: int, window: float) -> float | None:
-        return self._run(lambda: self.remote.admit(key, limit, window),
+        return self.run(lambda: self.remote.admit(key, limit, window),
                          lambda: self.local.admit(key, limit, window))
 
     def put(self, key: str, value: str, ttl: float) -> None:
-        self._run(lambda: self.remote.put(key, value, ttl), lambda: self.local.put(key, value, ttl))
+        self.run(lambda: self.remote.put(key, value, ttl), lambda: self.local.put(key, value, ttl))
 
     def fetch(self, key: str) -> str | None:
-        return self._run(lambda: self.remote.fetch(key), lambda: self.local.fetch(key))
+        return self.run(lambda: self.remote.fetch(key), lambda: self.local.fetch(key))
 
     def delete(self, key: str) -> bool:
-        return self._run(lambda: self.remote.delete(key), lambda: self.local.delete(key))
+        return self.run(lambda: self.remote.delete(key), lambda: self.local.delete(key))
 
     async def aadd(self, key: str, amount: float, expires_at: float) -> float:
         return await self._arun(lambda: self.remote.aadd(key, amount, expires_at),
