@@ -55,6 +55,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx2
+
 from . import errors
 from ._secret import redactor
 from .adapters import adapter_class
@@ -76,6 +78,7 @@ from .policies import (
 from .telemetry import hooks_for
 
 if TYPE_CHECKING:
+    from .state.memory import State
     from .state.redis import FailOpen
 from .transport import Deadline, abort
 
@@ -254,6 +257,7 @@ class Router:
         self._redactor = redactor(self._credentials)
         self._redacting = tuple(s.get() for s in self._credentials)  # the values it was made for
         self.shared_state = _shared_state(settings)
+        self._rate_state: State | None = None
 
     # -- resolution -----------------------------------------------------------------------
     def adapter(self, provider: Provider) -> Adapter:
@@ -325,6 +329,21 @@ class Router:
         from .state.breaker import SharedBreaker
 
         return SharedBreaker(policy.circuit_breaker, self.shared_state, target.key, self.clock)
+
+    def rate_limit_wait(self, target: Target) -> float | None:
+        """None when the provider's ``rpm`` (if set) admits one more request now, else seconds to wait.
+        A sliding window: at most ``rpm`` requests in any 60 s, counted across the fleet when shared."""
+        rpm = self.settings.config.providers[target.provider.name].rpm if (
+            target.provider.name in self.settings.config.providers) else None
+        if rpm is None:
+            return None
+        state = self._rate_state
+        if state is None:
+            from .state.memory import MemoryState
+
+            with self._lock:
+                state = self._rate_state = self._rate_state or self.shared_state or MemoryState()
+        return state.admit(f"{target.provider.name}#rpm", rpm, 60.0)
 
     def close(self) -> None:
         """Close the connections to shared state (Redis), if any."""
@@ -453,6 +472,7 @@ class CallPlan:
         self._failed: BaseException | None = None
         self._fallback_from: errors.Attempt | None = None
         self._window_floor = 0
+        self._rate_wait: tuple[Target, float] | None = None  # the shortest wait a provider's rpm asked for
         self._number = 0
         self.in_flight = 0
         self._served: Target | None = None
@@ -502,10 +522,9 @@ class CallPlan:
                 retry.slept = True
                 return Sleep(retry.wait if left is None else min(retry.wait, left))
             self._retries.popleft()
-            permit = self._admit(retry.target)
+            permit = self._admit_or_skip(retry.target)
             if permit is not None:
                 return self._try(retry.target, retry.retry, permit)
-            self._skip(retry.target, "circuit_open")
         found = self._take()
         if found is not None:
             target, permit = found
@@ -537,12 +556,23 @@ class CallPlan:
             if why:
                 self._skip(target, why)
                 continue
-            permit = self._admit(target)
-            if permit is None:
-                self._skip(target, "circuit_open")
-                continue
-            return target, permit
+            permit = self._admit_or_skip(target)
+            if permit is not None:
+                return target, permit
         return None
+
+    def _admit_or_skip(self, target: Target) -> Permit | None:
+        """The provider's rpm quota (fleet-wide when state is shared), then the breaker."""
+        wait = self.router.rate_limit_wait(target)
+        if wait is not None:
+            if self._rate_wait is None or wait < self._rate_wait[1]:
+                self._rate_wait = (target, wait)
+            self._skip(target, f"skipped: {target.provider.name} rpm limit reached")
+            return None
+        permit = self._admit(target)
+        if permit is None:
+            self._skip(target, "circuit_open")
+        return permit
 
     def _admit(self, target: Target) -> Permit | None:
         breaker = self.router.state(target, self.policy).breaker
@@ -721,8 +751,11 @@ class CallPlan:
 
     def _exhausted(self, why: str) -> BaseException:
         last = next((a.error for a in reversed(self.info.attempts) if a.error is not None), None)
-        if last is not None and self.single:
-            error: BaseException = last
+        error: BaseException
+        if last is None and self._rate_wait is not None:  # only rpm quotas stopped it: the caller should wait
+            error = _rate_limited(self._rate_wait[0], self._rate_wait[1])
+        elif last is not None and self.single:
+            error = last
         else:
             failure = errors.AllTargetsFailedError(self.name, self.info.attempts)
             failure.args = (self.router.redact(f"{failure.args[0]}\n  ({why})"),)
@@ -739,6 +772,16 @@ class CallPlan:
         log.debug("%s: failed: %s", self.name, self.router.redact(str(error))[:300])
         self.router.emit("on_failure", self.info, error)
         self._end(error)
+
+
+def _rate_limited(target: Target, wait: float) -> errors.RateLimitError:
+    """Our own 429: the provider's configured rpm is used up (fleet-wide when state is shared)."""
+    seconds = max(int(wait + 0.999), 1)
+    response = httpx2.Response(429, headers={"retry-after": str(seconds)},
+                               request=httpx2.Request("POST", target.provider.base_url or "http://llmswitch.invalid"))
+    return errors.RateLimitError(f"{target.provider.name}: its rpm limit is reached; retry in {seconds}s",
+                                 response=response, body=None, provider=target.provider.name, model=target.model,
+                                 code="rpm_limit", retry_after=wait)
 
 
 def _attach(error: BaseException, info: RouteInfo) -> None:
