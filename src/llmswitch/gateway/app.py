@@ -31,7 +31,7 @@ from ..router import RouteInfo, Router
 from ..routing import INFO, AsyncRoutingTransport, AsyncSSE, Routing, route_headers
 from ..transport import AsyncTransport
 from .keys import Client, KeyRing, bearer
-from .limits import Counters, Limiter, MemoryCounters
+from .limits import Counters, Limiter, MemoryCounters, StateCounters
 from .logs import ACCESS
 from .metrics import CONTENT_TYPE, Metrics, targets
 from .replies import Reply, from_exception, reply
@@ -58,7 +58,8 @@ class Gateway:
         engine = AsyncEngine(self.router, AsyncTransport(settings.providers), asyncio.sleep)
         self.transport = AsyncRoutingTransport(self.routing, engine)
         self.keys = KeyRing(self.config.keys)
-        self.limiter = Limiter(counters or MemoryCounters())
+        shared = self.router.shared_state
+        self.limiter = Limiter(counters or (StateCounters(shared) if shared is not None else MemoryCounters()))
         self.access_log = access_log
         self.draining = False  # set on SIGTERM (run.py): /ready answers 503 while in-flight calls finish
 
@@ -277,6 +278,9 @@ class Gateway:
 
     async def _close(self, app: web.Application) -> None:
         await self.transport.aclose()
+        if self.router.shared_state is not None:
+            await self.router.shared_state.aclose()
+            self.router.close()
 
 
 class _Exchange:

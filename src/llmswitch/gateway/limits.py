@@ -11,12 +11,15 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..router import RouteInfo
 from .keys import Client
 
-__all__ = ["Counters", "Exceeded", "Limiter", "MemoryCounters", "Window", "window"]
+if TYPE_CHECKING:
+    from ..state.memory import State
+
+__all__ = ["Counters", "Exceeded", "Limiter", "MemoryCounters", "StateCounters", "Window", "window"]
 
 Period = Literal["minute", "day", "month"]
 
@@ -76,6 +79,20 @@ class MemoryCounters:
         self._next_sweep = now + 60.0
         for key in [k for k, (_, ends) in self._values.items() if ends <= now]:
             del self._values[key]
+
+
+class StateCounters:
+    """Counters in the shared state (Redis: one atomic ``INCRBYFLOAT`` + ``PEXPIREAT`` per add), so
+    every gateway replica counts against the same totals; each counter is hash-tagged on its own."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def add(self, name: str, window: Window, amount: float) -> float:
+        return await self.state.aadd(f"gw:{name}#{window.key}", amount, window.ends)
+
+    async def get(self, name: str, window: Window) -> float:
+        return await self.state.aget(f"gw:{name}#{window.key}")
 
 
 @dataclass(frozen=True, slots=True)
