@@ -78,6 +78,7 @@ from .policies import (
 from .telemetry import hooks_for
 
 if TYPE_CHECKING:
+    from .responses import ResponseStore
     from .state.memory import State
     from .state.redis import FailOpen
 from .transport import Deadline, abort
@@ -258,6 +259,7 @@ class Router:
         self._redacting = tuple(s.get() for s in self._credentials)  # the values it was made for
         self.shared_state = _shared_state(settings)
         self._rate_state: State | None = None
+        self._response_store: ResponseStore | None = None
 
     # -- resolution -----------------------------------------------------------------------
     def adapter(self, provider: Provider) -> Adapter:
@@ -344,6 +346,16 @@ class Router:
             with self._lock:
                 state = self._rate_state = self._rate_state or self.shared_state or MemoryState()
         return state.admit(f"{target.provider.name}#rpm", rpm, 60.0)
+
+    def response_store(self) -> ResponseStore | None:
+        """The Responses store in shared state (None: use the process's own store)."""
+        if self.shared_state is None:
+            return None
+        if self._response_store is None:
+            from .state.responses import SharedResponseStore
+
+            self._response_store = SharedResponseStore(self.shared_state)
+        return self._response_store
 
     def close(self) -> None:
         """Close the connections to shared state (Redis), if any."""

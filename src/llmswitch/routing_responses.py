@@ -211,8 +211,9 @@ def _decide(transport: RoutingTransport | AsyncRoutingTransport, request: httpx2
     """What a /responses request gets: a stored answer, a call to run, or None (not ours: forward)."""
     from .routing import _body
 
-    store = default_store()
     routing = transport.routing
+    shared = routing.router.response_store()
+    store = shared if shared is not None else default_store()  # (an empty store is falsy: it has a len)
     if path.rstrip("/") != "/responses":
         name = routing.passthrough
         provider = routing.router.settings.providers.get(name) if name is not None else None

@@ -22,8 +22,14 @@ MESSAGES = [{"role": "user", "content": "ping"}]
 
 
 @pytest.fixture
-def replicas(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[Gateway, Gateway]]:
-    with MockServer({"primary": "openai", "backup": "openai"}) as mock:
+def mock() -> Iterator[MockServer]:
+    with MockServer({"primary": "openai", "backup": "openai"}) as server:
+        yield server
+
+
+@pytest.fixture
+def replicas(redis_server: RedisServer, mock: MockServer, tmp_path: Path) -> Iterator[tuple[Gateway, Gateway]]:
+    if True:  # (kept flat: the mock server is its own fixture)
         path = providers_file(mock, tmp_path / "providers.yaml")
         config = yaml.safe_load(path.read_text())
         config["state"] = {"backend": "redis", "url": redis_server.url, "timeout": 0.5}
@@ -59,3 +65,15 @@ def test_budget_and_rpm_hold_across_replicas(replicas: tuple[Gateway, Gateway]) 
             on_b.chat.completions.create(model="limited", messages=MESSAGES)  # type: ignore[arg-type]
     assert "requests per minute" in limited.value.message
     assert 1 <= int(limited.value.response.headers["retry-after"]) <= 60
+
+
+def test_a_conversation_started_on_a_continues_on_b(replicas: tuple[Gateway, Gateway], mock: MockServer) -> None:
+    a, b = replicas
+    with _client(a, CLIENT_KEYS["full"]) as on_a, _client(b, CLIENT_KEYS["full"]) as on_b:
+        first = on_a.responses.create(model="chat", input="first question")
+        second = on_b.responses.create(model="chat", input="second question", previous_response_id=first.id)
+        assert on_b.responses.retrieve(first.id).output_text == first.output_text
+    assert second.output_text
+    sent = mock.mount("primary").requests[-1].json()["messages"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["first question", "second question"]
+    assert any(m["role"] == "assistant" and m["content"] == first.output_text for m in sent)
