@@ -1,0 +1,82 @@
+"""What shared state (Redis on loopback) adds per call over memory state: p50 and p90 per call.
+
+Same route (two targets, primary with an rpm quota so the rate limit is exercised), same mock
+upstream (llmswitch.testing.MockServer on loopback), memory vs redis state taking turns in each
+round; the figure is the median over rounds of each round's p50. Starts its own redis-server
+(no persistence) on a free port.
+
+    python benchmarks/state_bench.py --rounds 5 --calls 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import time
+from typing import Any
+
+import llmswitch
+from llmswitch.testing import MockServer
+
+MESSAGES = [{"role": "user", "content": "ping"}]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def config(server: MockServer, state: dict[str, Any]) -> dict[str, Any]:
+    return {"providers": {"a": {"type": "openai", "api_key": "sk", "base_url": server.base_url("a"), "rpm": 10**9},
+                          "b": {"type": "openai", "api_key": "sk", "base_url": server.base_url("b")}},
+            "routes": {"chat": {"targets": ["a/m", "b/m"]}}, "state": state}
+
+
+def latencies(cfg: dict[str, Any], calls: int) -> list[float]:
+    out = []
+    with llmswitch.OpenAI(config=cfg) as client:
+        for _ in range(20):  # warm-up: connections, scripts loaded
+            client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+        for _ in range(calls):
+            start = time.perf_counter()
+            client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+            out.append(time.perf_counter() - start)
+    return sorted(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=300)
+    args = parser.parse_args()
+    port = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    try:
+        with MockServer({"a": "openai", "b": "openai"}) as server:
+            states = {"memory": {"backend": "memory"},
+                      "redis": {"backend": "redis", "url": f"redis://127.0.0.1:{port}/0"}}
+            p50: dict[str, list[float]] = {k: [] for k in states}
+            p90: dict[str, list[float]] = {k: [] for k in states}
+            for r in range(args.rounds):
+                for name in (list(states) if r % 2 == 0 else list(states)[::-1]):
+                    lat = latencies(config(server, states[name]), args.calls)
+                    p50[name].append(lat[len(lat) // 2])
+                    p90[name].append(lat[int(len(lat) * 0.9)])
+        for name in states:
+            print(f"{name:7s} p50 {statistics.median(p50[name]) * 1e3:.3f} ms   p90 "
+                  f"{statistics.median(p90[name]) * 1e3:.3f} ms   (rounds: "
+                  + " ".join(f"{v * 1e3:.3f}" for v in p50[name]) + ")")
+        added = statistics.median(p50["redis"]) - statistics.median(p50["memory"])
+        print(f"redis adds {added * 1e3:.3f} ms p50 per call")
+    finally:
+        redis.kill()
+        redis.wait()
+
+
+if __name__ == "__main__":
+    main()
