@@ -157,6 +157,10 @@ class FailOpen:
         down = self._down_until
         return down is not None and self._clock() < down
 
+    def _count_fallback(self) -> None:
+        with self._lock:
+            self.fallbacks += 1
+
     def _failed(self, exc: BaseException) -> None:
         with self._lock:
             self.fallbacks += 1
@@ -175,7 +179,7 @@ class FailOpen:
     def run(self, remote: Callable[[], T], local: Callable[[], T]) -> T:
         """``remote()`` unless Redis is in an outage or fails now; then ``local()``."""
         if self._skip():
-            self.fallbacks += 1
+            self._count_fallback()
             return local()
         try:
             value = remote()
@@ -187,7 +191,7 @@ class FailOpen:
 
     async def _arun(self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
         if self._skip():
-            self.fallbacks += 1
+            self._count_fallback()
             return await local()
         try:
             async with asyncio.timeout(self.remote.timeout):  # the whole round trip, connecting included
