@@ -254,6 +254,19 @@ class _Routed:
     _core: _Core
     _limits: ClientLimits
 
+    def _start(self, *, sync: bool, inherited: _Inherited | None, api_key: Any, enforce: bool,
+               seed_args: dict[str, Any], openai_args: dict[str, Any]) -> None:
+        """Both constructors: resolve (or inherit) the routing, then build openai's client over it."""
+        if inherited is None:
+            seed = _seed(api_key=api_key, **seed_args)
+            core = _Core(seed, sync=sync)
+        else:
+            seed = inherited.seed
+            core = inherited.core if inherited.share else _Core(seed, sync=sync, parent=inherited.core)
+        super().__init__(**_openai_args(seed, api_key, enforce), http_client=core.http,  # type: ignore[call-arg]
+                         **openai_args)
+        self._llmswitch_setup(seed, core)
+
     def _llmswitch_setup(self, seed: _Seed, core: _Core) -> None:
         self._seed, self._core = seed, core
         self._limits = ClientLimits(timeout=timeout_overrides(seed.timeout), max_retries=seed.max_retries)
@@ -384,23 +397,17 @@ class OpenAI(_Routed, openai.OpenAI):
                  strict: bool = False, hooks: Mapping[str, Hook] | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None,
                  _llmswitch: _Inherited | None = None) -> None:
-        if _llmswitch is None:
-            seed = _seed(config=config, api_key=api_key, base_url=base_url, organization=organization,
-                         project=project, default_headers=default_headers, default_query=default_query,
-                         strict=strict, hooks=hooks, sleep=sleep, clock=clock, http_client=http_client,
-                         timeout=timeout, max_retries=max_retries)
-            core = _Core(seed, sync=True)
-        else:
-            seed = _llmswitch.seed
-            core = _llmswitch.core if _llmswitch.share else _Core(seed, sync=True, parent=_llmswitch.core)
-        super().__init__(**_openai_args(seed, api_key, _enforce_credentials), admin_api_key=admin_api_key,
-                         workload_identity=workload_identity, organization=organization, project=project,
-                         webhook_secret=webhook_secret, provider=provider, base_url=base_url,
-                         data_residency=data_residency, websocket_base_url=websocket_base_url, timeout=timeout,
-                         default_headers=default_headers, default_query=default_query,
-                         http_client=core.http,  # type: ignore[arg-type]
-                         _strict_response_validation=_strict_response_validation)
-        self._llmswitch_setup(seed, core)
+        self._start(sync=True, inherited=_llmswitch, api_key=api_key, enforce=_enforce_credentials,
+                    seed_args=dict(config=config, base_url=base_url, organization=organization, project=project,
+                                   default_headers=default_headers, default_query=default_query, strict=strict,
+                                   hooks=hooks, sleep=sleep, clock=clock, http_client=http_client, timeout=timeout,
+                                   max_retries=max_retries),
+                    openai_args=dict(admin_api_key=admin_api_key, workload_identity=workload_identity,
+                                     organization=organization, project=project, webhook_secret=webhook_secret,
+                                     provider=provider, base_url=base_url, data_residency=data_residency,
+                                     websocket_base_url=websocket_base_url, timeout=timeout,
+                                     default_headers=default_headers, default_query=default_query,
+                                     _strict_response_validation=_strict_response_validation))
 
     @cached_property
     def chat(self) -> Chat:
@@ -480,23 +487,17 @@ class AsyncOpenAI(_Routed, openai.AsyncOpenAI):
                  strict: bool = False, hooks: Mapping[str, Hook] | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, clock: Callable[[], float] | None = None,
                  _llmswitch: _Inherited | None = None) -> None:
-        if _llmswitch is None:
-            seed = _seed(config=config, api_key=api_key, base_url=base_url, organization=organization,
-                         project=project, default_headers=default_headers, default_query=default_query,
-                         strict=strict, hooks=hooks, sleep=sleep, clock=clock, http_client=http_client,
-                         timeout=timeout, max_retries=max_retries)
-            core = _Core(seed, sync=False)
-        else:
-            seed = _llmswitch.seed
-            core = _llmswitch.core if _llmswitch.share else _Core(seed, sync=False, parent=_llmswitch.core)
-        super().__init__(**_openai_args(seed, api_key, _enforce_credentials), admin_api_key=admin_api_key,
-                         workload_identity=workload_identity, organization=organization, project=project,
-                         webhook_secret=webhook_secret, provider=provider, base_url=base_url,
-                         data_residency=data_residency, websocket_base_url=websocket_base_url, timeout=timeout,
-                         default_headers=default_headers, default_query=default_query,
-                         http_client=core.http,  # type: ignore[arg-type]
-                         _strict_response_validation=_strict_response_validation)
-        self._llmswitch_setup(seed, core)
+        self._start(sync=False, inherited=_llmswitch, api_key=api_key, enforce=_enforce_credentials,
+                    seed_args=dict(config=config, base_url=base_url, organization=organization, project=project,
+                                   default_headers=default_headers, default_query=default_query, strict=strict,
+                                   hooks=hooks, sleep=sleep, clock=clock, http_client=http_client, timeout=timeout,
+                                   max_retries=max_retries),
+                    openai_args=dict(admin_api_key=admin_api_key, workload_identity=workload_identity,
+                                     organization=organization, project=project, webhook_secret=webhook_secret,
+                                     provider=provider, base_url=base_url, data_residency=data_residency,
+                                     websocket_base_url=websocket_base_url, timeout=timeout,
+                                     default_headers=default_headers, default_query=default_query,
+                                     _strict_response_validation=_strict_response_validation))
 
     @cached_property
     def chat(self) -> AsyncChat:

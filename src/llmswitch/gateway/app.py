@@ -102,17 +102,9 @@ class Gateway:
                                                       request.headers.get("api-key")))
             if ex.client is None:
                 return self._refuse(ex, reply(401, "missing or invalid API key for this gateway", "invalid_api_key"))
-            parsed = await self._body(request)
-            if isinstance(parsed, Reply):
-                return self._refuse(ex, parsed)
-            ex.body = parsed
-            model = parsed.get("model")
-            if not isinstance(model, str) or not ex.client.allows(model):
-                return self._refuse(ex, reply(403, f"key {ex.client.name!r} may not use model {model!r}",
-                                              "model_not_allowed"))
-            exceeded = await self.limiter.admit(ex.client)
-            if exceeded is not None:
-                return self._refuse(ex, reply(429, exceeded.message, "gateway_limit", retry_after=exceeded.retry_after))
+            parsed = await self._admitted(request, ex)
+            if isinstance(parsed, web.Response):
+                return parsed
             try:
                 ex.info, answer = await self.transport.answer(operation, parsed)
             except Exception as exc:
@@ -189,17 +181,9 @@ class Gateway:
         assert ex.client is not None
         content = b""
         if request.method == "POST":
-            parsed = await self._body(request)
-            if isinstance(parsed, Reply):
-                return self._refuse(ex, parsed)
-            ex.body = parsed
-            model = parsed.get("model")
-            if not isinstance(model, str) or not ex.client.allows(model):
-                return self._refuse(ex, reply(403, f"key {ex.client.name!r} may not use model {model!r}",
-                                              "model_not_allowed"))
-            exceeded = await self.limiter.admit(ex.client)
-            if exceeded is not None:
-                return self._refuse(ex, reply(429, exceeded.message, "gateway_limit", retry_after=exceeded.retry_after))
+            parsed = await self._admitted(request, ex)
+            if isinstance(parsed, web.Response):
+                return parsed
             content = await request.read()  # aiohttp keeps the body read by _body
         try:
             answer = await self.transport.handle_async_request(_outgoing(request, path, content))
@@ -252,6 +236,22 @@ class Gateway:
             return reply(400, f"too many messages: {len(messages)} (this gateway accepts at most "
                               f"{self.config.max_messages})", "too_many_messages", param="messages")
         return body
+
+    async def _admitted(self, request: web.Request, ex: _Exchange) -> dict[str, Any] | web.Response:
+        """A call's body once it passes the caps, the key's models and its limits; else the refusal."""
+        assert ex.client is not None
+        parsed = await self._body(request)
+        if isinstance(parsed, Reply):
+            return self._refuse(ex, parsed)
+        ex.body = parsed
+        model = parsed.get("model")
+        if not isinstance(model, str) or not ex.client.allows(model):
+            return self._refuse(ex, reply(403, f"key {ex.client.name!r} may not use model {model!r}",
+                                          "model_not_allowed"))
+        exceeded = await self.limiter.admit(ex.client)
+        if exceeded is not None:
+            return self._refuse(ex, reply(429, exceeded.message, "gateway_limit", retry_after=exceeded.retry_after))
+        return parsed
 
     def _refuse(self, ex: _Exchange, answer: Reply) -> web.Response:
         ex.status, ex.kind = answer.status, str(answer.body["error"]["code"])
