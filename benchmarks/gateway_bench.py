@@ -7,6 +7,8 @@ The upstream is benchmarks/upstream.py's nginx (canned chat answers). The load g
 (Debian's ``wrk``; installed with apt when missing), one thread, POSTing a small chat request.
 Figures, each the median over rounds (contestants take turns within a round):
 
+- the floor: ``bare_proxy.py``, aiohttp's server and client with nothing between them (no routing,
+  keys, limits, metrics or logs), is measured beside the gateway: what we add is gateway / floor;
 - throughput: requests/s at 32 connections in flight, non-streaming: nginx direct, the gateway
   with one worker, and (``workers2``) with ``--workers 2`` (its ratio to one worker is the scaling);
 - latency: wrk's p50 and p99 at 1 in flight, nginx direct and through the gateway (the difference
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import httpx2
@@ -64,13 +67,13 @@ class Served:
     """``llmswitch serve`` (or another proxy's command) on a free port, its output to a file."""
 
     def __init__(self, config: Path, workdir: Path, workers: int = 1, command: list[str] | None = None,
-                 health: str = "/health") -> None:
+                 health: str = "/health", port_flag: bool = True) -> None:
         self.port = free_port()
         self.log = (workdir / f"gateway-{self.port}.log").open("wb")
         command = command or [sys.executable, "-m", "llmswitch", "serve", "--config", str(config),
                               "--workers", str(workers)]
         env = {**os.environ, "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}  # LiteLLM, loopback only
-        self.proc = subprocess.Popen([*command, "--port", str(self.port)], stdout=self.log, stderr=self.log,
+        self.proc = subprocess.Popen([*command, *(["--port"] if port_flag else []), str(self.port)], stdout=self.log, stderr=self.log,
                                      start_new_session=True, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         due = time.monotonic() + 300
@@ -79,6 +82,10 @@ class Served:
                 if httpx2.get(self.url + health, timeout=5).status_code == 200:
                     break
             except httpx2.TransportError:
+                if self.proc.poll() is not None:  # it died: say why instead of waiting out the clock
+                    self.log.flush()
+                    tail = (workdir / f"gateway-{self.port}.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{command[0]} exited with {self.proc.returncode}:\n{tail}")
                 time.sleep(0.5)
         else:
             raise RuntimeError(f"{command[0]} did not start")
@@ -103,6 +110,16 @@ class Served:
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
         self.log.close()
+
+
+def machine_idle(since: tuple[float, float] | None = None) -> Any:
+    """/proc/stat's idle time and the clock; with ``since``, the cores left idle in between
+    (how much CPU a contestant could still have had: with none, it is the box that is full)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    now = (int(fields[3]) / os.sysconf("SC_CLK_TCK"), time.monotonic())
+    if since is None:
+        return now
+    return (now[0] - since[0]) / (now[1] - since[1])
 
 
 def wrk(url: str, lua: Path, connections: int, seconds: float, threads: int = 1) -> dict[str, float]:
@@ -170,6 +187,8 @@ def main() -> None:
         stream_lua.write_text(LUA.format(body=json.dumps({**BODY, "model": "stream", "stream": True})))
         direct_url = up.base_url() + "/chat/completions"
         one = Served(config, work)
+        bare = Served(config, work, command=[sys.executable, str(Path(__file__).parent / "bare_proxy.py"),
+                                             up.base_url() + "/chat/completions"], port_flag=False)
         two = litellm = None
         try:
             if "workers2" in only and "throughput" in only:
@@ -179,18 +198,29 @@ def main() -> None:
                     "model": f"openai/{MODEL}", "api_base": up.base_url(), "api_key": "upstream-key"}}]}))
                 litellm = Served(config, work, command=[args.litellm, "--config", str(work / "litellm.yaml"),
                                                         "--num_workers", "1"], health="/health/liveliness")
-            for url in (direct_url, one.url + "/v1/chat/completions"):  # warm up, check both answer
+            for url in (direct_url, bare.url + "/v1/chat/completions", one.url + "/v1/chat/completions"):  # warm up
                 wrk(url, lua, 8, 2)
             chat = "/v1/chat/completions"
-            urls = {"nginx": direct_url, "gateway": one.url + chat}
+            urls = {"nginx": direct_url, "bare-aiohttp": bare.url + chat, "gateway": one.url + chat}
             if litellm is not None:
                 urls["litellm"] = litellm.url + chat
             throughput = dict(urls)
             if two is not None:
                 throughput["gateway-2-workers"] = two.url + chat
 
+            servers = {"bare-aiohttp": bare, "gateway": one, "gateway-2-workers": two, "litellm": litellm}
+
             def rps(name: str, url: str) -> Callable[[], None]:
-                return lambda: add(f"throughput/{name}", wrk(url, lua, 32, args.seconds)["rps"])
+                def run() -> None:
+                    server = servers.get(name)
+                    before = server.cpu_seconds() if server is not None else 0.0
+                    idle = machine_idle()
+                    got = wrk(url, lua, 32, args.seconds)
+                    add(f"throughput/{name}", got["rps"])
+                    add(f"idle_cores/{name}", machine_idle(since=idle))
+                    if server is not None:  # CPU per request: linear scaling keeps it flat
+                        add(f"cpu_us_per_request/{name}", (server.cpu_seconds() - before) / got["requests"] * 1e6)
+                return run
 
             def latency(name: str, url: str) -> Callable[[], None]:
                 def run() -> None:
@@ -227,7 +257,7 @@ def main() -> None:
                 add("rss/after_long_requests", measured)
         finally:
             one.stop()
-            for other in (two, litellm):
+            for other in (bare, two, litellm):
                 if other is not None:
                     other.stop()
     table = {name: {"median": statistics.median(v), "min": min(v), "max": max(v), "rounds": len(v)}
@@ -237,6 +267,12 @@ def main() -> None:
     med = {k: v["median"] for k, v in table.items()}
     if "throughput/gateway" in med and "throughput/gateway-2-workers" in med:
         print(f"{'workers 2 / workers 1':42s} {med['throughput/gateway-2-workers'] / med['throughput/gateway']:12.2f}")
+        cpu = "cpu_us_per_request/gateway"
+        if cpu in med and cpu + "-2-workers" in med:
+            print(f"{'CPU per request, workers 2 / workers 1':42s} {med[cpu + '-2-workers'] / med[cpu]:12.2f}")
+    if "throughput/bare-aiohttp" in med and "throughput/gateway" in med:
+        print(f"{'gateway / bare aiohttp proxy (throughput)':42s} "
+              f"{med['throughput/gateway'] / med['throughput/bare-aiohttp']:12.2f}")
     if "latency/gateway/p50_ms" in med:
         for pct in ("p50", "p99"):
             added = med[f"latency/gateway/{pct}_ms"] - med[f"latency/nginx/{pct}_ms"]

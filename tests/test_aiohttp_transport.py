@@ -76,6 +76,29 @@ async def test_plain_request_and_response(mock: MockServer, client: httpx2.Async
     assert json.loads(sent.body) == BODY
 
 
+async def test_whole_answer_is_a_complete_read_response(mock: MockServer) -> None:
+    """A body that came with its head is handed over as read content (no second pass through
+    httpx2's decoders); every way of reading it agrees, as for a response httpx2 read itself."""
+    transport = AiohttpTransport()
+    kinds = set()
+    try:
+        for _ in range(5):  # the mock writes head and body apart: most answers still come in one piece
+            request = httpx2.Request("POST", chat_url(mock), json=BODY)
+            response = await transport.handle_async_request(request)
+            kinds.add(type(response).__name__)
+            expected = await response.aread()
+            assert response.is_closed and response.is_stream_consumed
+            assert json.loads(expected)["object"] == "chat.completion"
+            assert response.content == expected == response.read()
+            assert response.json() == json.loads(expected) and response.text == expected.decode()
+            assert [piece async for piece in response.aiter_bytes()] == [expected]
+            assert response.request is request and response.http_version == "HTTP/1.1"
+            await response.aclose()
+    finally:
+        await transport.aclose()
+    assert "_Whole" in kinds
+
+
 async def test_streamed_request_body(mock: MockServer, client: httpx2.AsyncClient) -> None:
     payload = json.dumps(BODY).encode()
 

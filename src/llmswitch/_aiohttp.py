@@ -97,6 +97,20 @@ class _Body(httpx2.AsyncByteStream):
         self._response.release()
 
 
+class _Whole(httpx2.Response):
+    """An answer whose whole, unencoded body came with its head (most JSON replies): it is the
+    content as it is. httpx2's read would pass the bytes through its decoder and chunker
+    pipeline first, about 45 µs a call for nothing when there is no Content-Encoding."""
+
+    def __init__(self, status: int, headers: Any, body: bytes, request: httpx2.Request,
+                 extensions: dict[str, Any]) -> None:
+        super().__init__(status, headers=headers, stream=httpx2.ByteStream(body), request=request,
+                         extensions=extensions)
+        self._content = body  # what httpx2's own read() stores; tests/test_aiohttp_transport.py checks it holds
+        self.is_stream_consumed = True
+        self.is_closed = True
+
+
 class AiohttpTransport(httpx2.AsyncBaseTransport):
     """An ``httpx2.AsyncBaseTransport`` over one lazily created ``aiohttp.ClientSession``.
 
@@ -177,6 +191,8 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             with _httpx_errors(request):
                 body = response.content.read_nowait()
             response.release()
+            if "Content-Encoding" not in response.headers:
+                return _Whole(response.status, response.raw_headers, body, request, extensions)
             return httpx2.Response(response.status, headers=response.raw_headers, content=body, request=request,
                                    extensions=extensions)
         return httpx2.Response(

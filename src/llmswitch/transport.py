@@ -278,6 +278,7 @@ class _Base:
         self._lock = threading.Lock()
         # parsing a URL costs ~50 µs and a provider uses a few: cache each with its userinfo's header
         self._urls: dict[str, tuple[httpx2.URL, str | None]] = {}
+        self._defaults: dict[httpx2.Client | httpx2.AsyncClient, tuple[tuple[str, str, str], ...]] = {}
 
     def build(self, client: httpx2.Client | httpx2.AsyncClient, wire: WireRequest, deadline: Deadline,
               provider: Provider, model: str) -> httpx2.Request:
@@ -286,7 +287,8 @@ class _Base:
         except NonFiniteNumberError as exc:
             raise _invalid(str(exc), wire, provider, model) from None
         headers = wire.headers
-        if content is not None and "content-type" not in {k.lower() for k in headers}:
+        present = {k.lower() for k in headers}
+        if content is not None and "content-type" not in present:
             headers = {**headers, "Content-Type": "application/json"}
         found = self._urls.get(wire.url)
         if found is None:
@@ -294,10 +296,32 @@ class _Base:
             if len(self._urls) < 256:  # bounded: per-model URLs (Gemini, Azure deployments) stay few
                 self._urls[wire.url] = found
         url, basic = found
-        if basic is not None and "authorization" not in {k.lower() for k in headers}:
+        if basic is not None and "authorization" not in present:
             headers = {**headers, "Authorization": basic}
-        return client.build_request(wire.method, url, params=wire.params, headers=headers, content=content,
-                                    timeout=deadline.httpx())
+        defaults = self._defaults.get(client)
+        if defaults is None:  # a caller's client: its base URL, headers, cookies and params apply
+            return client.build_request(wire.method, url, params=wire.params, headers=headers, content=content,
+                                        timeout=deadline.httpx())
+        # a client we made has nothing to merge but its default headers; and the body is bytes
+        # already, so the request is built as a transport receives it (httpx2's content
+        # encoding would only work out the same Host and Content-Length, at 5x the cost)
+        merged = dict(headers)
+        for lowered, name, value in defaults:
+            if lowered not in present:
+                merged[name] = value
+        if "host" not in present:
+            merged["Host"] = url.netloc.decode("ascii")
+        if content is not None:
+            merged["Content-Length"] = str(len(content))
+        request = httpx2.Request(wire.method, url, params=wire.params, headers=merged,
+                                 stream=httpx2.ByteStream(content or b""),
+                                 extensions={"timeout": deadline.httpx().as_dict()})
+        request.read()
+        return request
+
+    def _made(self, client: httpx2.Client | httpx2.AsyncClient) -> None:
+        """Remember a client this transport created, with the headers it adds to every request."""
+        self._defaults[client] = tuple((k.decode().lower(), k.decode(), v.decode()) for k, v in client.headers.raw)
 
 
 def _without_userinfo(url: httpx2.URL) -> tuple[httpx2.URL, str | None]:
@@ -326,12 +350,15 @@ class SyncTransport(_Base):
         self._mock: httpx2.Client | None = None
 
     def client_for(self, provider: Provider) -> httpx2.Client:
+        if self._client is not None and provider.preset.protocol != "mock":
+            return self._client
         with self._lock:
             if provider.preset.protocol == "mock":
                 if self._mock is None:
                     from .testing.transport import MockTransport
 
                     self._mock = httpx2.Client(transport=MockTransport(_mock_app(self._providers)))
+                    self._made(self._mock)
                 return self._mock
             return self.outgoing()
 
@@ -342,6 +369,7 @@ class SyncTransport(_Base):
             install_log_filters()
             transport, self._bounded = bounded_transport(DEFAULT_LIMITS)
             self._client = httpx2.Client(transport=transport, follow_redirects=False)
+            self._made(self._client)
             if self._bounded:
                 BOUNDED.add(self._client)
         return self._client
@@ -412,12 +440,15 @@ class AsyncTransport(_Base):
         self._direct: httpx2.AsyncBaseTransport | None = None  # our own client's transport
 
     def client_for(self, provider: Provider) -> httpx2.AsyncClient:
+        if self._client is not None and provider.preset.protocol != "mock":
+            return self._client
         with self._lock:
             if provider.preset.protocol == "mock":
                 if self._mock is None:
                     from .testing.transport import MockTransport
 
                     self._mock = httpx2.AsyncClient(transport=MockTransport(_mock_app(self._providers)))
+                    self._made(self._mock)
                 return self._mock
             return self.outgoing()
 
@@ -427,6 +458,7 @@ class AsyncTransport(_Base):
             install_log_filters()
             self._direct = _default_async_transport()
             self._client = httpx2.AsyncClient(follow_redirects=False, transport=self._direct)
+            self._made(self._client)
             if any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
                 self._direct = None  # proxied URLs go through httpx2's mounts: keep to client.send
         return self._client
@@ -465,9 +497,13 @@ class AsyncTransport(_Base):
             if stream and not _refused(response):
                 _set_body_read_timeout(response, deadline)
                 return response
+            if response.is_closed:  # the whole body came with the head (aiohttp's small answers)
+                if len(response.content) > provider.max_response_bytes:
+                    raise _too_large(response, provider, model)
+                return response
             response.stream = Capped(response.stream, provider.max_response_bytes)
             try:
-                if len(await response.aread()) > provider.max_response_bytes:  # aiohttp hands small bodies whole
+                if len(await response.aread()) > provider.max_response_bytes:  # a transport that had it all
                     raise TooLarge
             except TooLarge:
                 raise _too_large(response, provider, model) from None

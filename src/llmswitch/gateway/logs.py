@@ -46,6 +46,9 @@ def setup(redact: Callable[[str], str], *, level: str = "info", access: bool = T
     root.addHandler(handler)
     root.setLevel(level.upper())
     root.propagate = False
+    # the access line already says what each call did (route, target, attempts, tokens, cost):
+    # the per-call record of ``llmswitch.calls`` would repeat it, so it is on only at debug
+    logging.getLogger("llmswitch.calls").setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
     ACCESS.disabled = not access
     for name in ("aiohttp.access", "aiohttp.server", "aiohttp.web"):
         aio = logging.getLogger(name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -38,6 +39,9 @@ async def _serve(settings: Settings, host: str, port: int, *, reuse_port: bool, 
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=2048)
     await site.start()
+    # what exists now (config, router, catalog, imported modules) lives as long as the process:
+    # keep the cyclic collector from scanning it again on every full collection
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
