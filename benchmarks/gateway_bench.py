@@ -37,8 +37,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import yaml
@@ -73,7 +73,8 @@ class Served:
         command = command or [sys.executable, "-m", "llmswitch", "serve", "--config", str(config),
                               "--workers", str(workers)]
         env = {**os.environ, "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true"}  # LiteLLM, loopback only
-        self.proc = subprocess.Popen([*command, *(["--port"] if port_flag else []), str(self.port)], stdout=self.log, stderr=self.log,
+        port = [*(["--port"] if port_flag else []), str(self.port)]
+        self.proc = subprocess.Popen([*command, *port], stdout=self.log, stderr=self.log,
                                      start_new_session=True, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         due = time.monotonic() + 300
@@ -85,7 +86,7 @@ class Served:
                 if self.proc.poll() is not None:  # it died: say why instead of waiting out the clock
                     self.log.flush()
                     tail = (workdir / f"gateway-{self.port}.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{command[0]} exited with {self.proc.returncode}:\n{tail}")
+                    raise RuntimeError(f"{command[0]} exited with {self.proc.returncode}:\n{tail}") from None
                 time.sleep(0.5)
         else:
             raise RuntimeError(f"{command[0]} did not start")
@@ -124,8 +125,9 @@ def machine_idle(since: tuple[float, float] | None = None) -> Any:
 
 def wrk(url: str, lua: Path, connections: int, seconds: float, threads: int = 1) -> dict[str, float]:
     duration = f"-d{max(1, round(seconds))}s"
-    out = subprocess.run([shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", duration, "--latency", "-s", str(lua), url], capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
+    command = [shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", duration, "--latency",
+               "-s", str(lua), url]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -194,8 +196,9 @@ def main() -> None:
             if "workers2" in only and "throughput" in only:
                 two = Served(config, work, workers=2)
             if args.litellm:
-                (work / "litellm.yaml").write_text(yaml.safe_dump({"model_list": [{"model_name": "chat", "litellm_params": {
-                    "model": f"openai/{MODEL}", "api_base": up.base_url(), "api_key": "upstream-key"}}]}))
+                params = {"model": f"openai/{MODEL}", "api_base": up.base_url(), "api_key": "upstream-key"}
+                (work / "litellm.yaml").write_text(yaml.safe_dump({"model_list": [
+                    {"model_name": "chat", "litellm_params": params}]}))
                 litellm = Served(config, work, command=[args.litellm, "--config", str(work / "litellm.yaml"),
                                                         "--num_workers", "1"], health="/health/liveliness")
             for url in (direct_url, bare.url + "/v1/chat/completions", one.url + "/v1/chat/completions"):  # warm up
