@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx2
 
@@ -25,6 +25,7 @@ from .transport import AsyncTransport, SyncTransport, connection_error
 __all__ = ["AsyncEngine", "Engine"]
 
 R = TypeVar("R")
+H = TypeVar("H")  # a running attempt's handle: a Future (sync) or a Task (async)
 ATTEMPT_ERRORS = (errors.APIStatusError, errors.APIConnectionError)
 HEDGE_THREADS = 8  # sync hedging runs the racing attempts on a small per-engine pool
 
@@ -33,19 +34,62 @@ def _hedged(plan: CallPlan) -> bool:
     return plan.hedge_after is not None and len(plan.targets) > 1
 
 
-def _settle(plan: CallPlan, step: Try, started: float, error: BaseException | None, stream: bool,
-            abandon_others: Callable[[], None]) -> bool:
-    """Record a finished hedged attempt: True when it won (the others are abandoned first)."""
-    elapsed = plan.router.clock() - started
-    if error is None:
-        abandon_others()
-        plan.succeeded(step, elapsed, first_token=elapsed if stream else None)
-        return True
-    if not isinstance(error, ATTEMPT_ERRORS):
-        plan.released(step, elapsed, "aborted")
-        raise error
-    plan.failed(step, error, elapsed)
-    return False
+class _Race(Generic[H]):
+    """A hedged call's schedule, without I/O: what runs, when the next target joins, who won.
+
+    The drivers own the waiting (``futures.wait`` or ``asyncio.wait``) and hand back what
+    finished; every decision is made here, once for both. At most two attempts run at a time:
+    the next target starts when the running one has produced nothing after ``hedge_after``.
+    """
+
+    def __init__(self, plan: CallPlan, stream: bool, now: Callable[[], float]) -> None:
+        self.plan = plan
+        self.stream = stream
+        self.running: dict[H, tuple[Try, float]] = {}
+        self._now = now  # the driver's clock for the hedge timer (the loop's time, async)
+        self.abandoned: list[tuple[H, Try]] = []
+        self._last_start = 0.0
+        self._can_hedge = True
+
+    def started(self, handle: H, step: Try) -> None:
+        self.running[handle] = (step, self.plan.router.clock())
+        self._last_start = self._now()
+
+    def wait(self) -> float | None:
+        """How long the driver may wait for a finish before the next target should join."""
+        if not self._can_hedge or len(self.running) >= 2:
+            return None
+        return max(self._last_start + (self.plan.hedge_after or 0.0) - self._now(), 0.0)
+
+    def hedge(self) -> Try | None:
+        """The wait ran out with nothing finished: the step to start next, if any is left."""
+        step = self.plan.hedge_step()
+        if step is None:
+            self._can_hedge = False
+        return step
+
+    def settled(self, handle: H, error: BaseException | None) -> bool:
+        """Record a finished attempt: True when it won (the others are abandoned first)."""
+        step, started = self.running.pop(handle)
+        plan = self.plan
+        elapsed = plan.router.clock() - started
+        if error is None:
+            self.abandon()
+            plan.succeeded(step, elapsed, first_token=elapsed if self.stream else None)
+            return True
+        if not isinstance(error, ATTEMPT_ERRORS):
+            plan.released(step, elapsed, "aborted")
+            raise error
+        plan.failed(step, error, elapsed)
+        return False
+
+    def abandon(self) -> None:
+        """Release every attempt still running; the driver cancels those in :attr:`abandoned`."""
+        clock = self.plan.router.clock
+        for handle, (step, started) in self.running.items():
+            self.plan.released(step, clock() - started)
+            self.abandoned.append((handle, step))
+        self.running.clear()
 
 
 def _discard_sync(future: futures.Future[Any]) -> None:
@@ -125,56 +169,37 @@ class Engine:
             return result
 
     def _drive_hedged(self, plan: CallPlan, attempt: Callable[[Try], R], stream: bool) -> R:
-        """Race attempts on a small thread pool: when the first has produced nothing after
-        ``hedge_after`` seconds, the next target starts too (at most two in flight); the first
-        to succeed wins and the others are aborted (their sockets shut down) and released."""
+        """Race attempts on a small thread pool (:class:`_Race` decides); the losers are aborted
+        (their sockets shut down) and released."""
         if self._pool is None:
             self._pool = futures.ThreadPoolExecutor(HEDGE_THREADS, thread_name_prefix="llmswitch-hedge")
-        pool, clock, hedge_after = self._pool, self.router.clock, plan.hedge_after or 0.0
-        running: dict[futures.Future[R], tuple[Try, float]] = {}
-        last_start, can_hedge = 0.0, True
-
-        def start(step: Try) -> None:
-            nonlocal last_start
-            running[pool.submit(attempt, step)] = (step, clock())
-            last_start = time.monotonic()
-
+        pool = self._pool
+        race: _Race[futures.Future[R]] = _Race(plan, stream, time.monotonic)
         try:
             while True:
-                if not running:
+                if not race.running:
                     step = plan.next_step()
                     if isinstance(step, Fail):
                         raise step.error
                     if isinstance(step, Sleep):
                         self.sleep(step.seconds)
                         continue
-                    start(step)
-                wait = max(last_start + hedge_after - time.monotonic(), 0.0) \
-                    if can_hedge and len(running) < 2 else None
-                done, _ = futures.wait(running, timeout=wait, return_when=futures.FIRST_COMPLETED)
+                    race.started(pool.submit(attempt, step), step)
+                done, _ = futures.wait(race.running, timeout=race.wait(), return_when=futures.FIRST_COMPLETED)
                 if not done:
-                    hedge = plan.hedge_step()
-                    if hedge is None:
-                        can_hedge = False
-                    else:
-                        start(hedge)
+                    hedge = race.hedge()
+                    if hedge is not None:
+                        race.started(pool.submit(attempt, hedge), hedge)
                     continue
                 for future in done:
-                    step, started = running.pop(future)
-                    if _settle(plan, step, started, future.exception(), stream,
-                               lambda: self._abandon(plan, running)):
+                    if race.settled(future, future.exception()):
                         return future.result()
         finally:
-            self._abandon(plan, running)
-
-    def _abandon(self, plan: CallPlan, running: dict[futures.Future[Any], tuple[Try, float]]) -> None:
-        clock = self.router.clock
-        for future, (step, started) in running.items():
-            step.slot.cancel()
-            future.cancel()
-            future.add_done_callback(_discard_sync)
-            plan.released(step, clock() - started)
-        running.clear()
+            race.abandon()
+            for future, step in race.abandoned:
+                step.slot.cancel()
+                future.cancel()
+                future.add_done_callback(_discard_sync)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -263,52 +288,32 @@ class AsyncEngine:
             return result
 
     async def _drive_hedged(self, plan: CallPlan, attempt: Callable[[Try], Awaitable[R]], stream: bool) -> R:
-        """Race attempts as tasks: the next target starts when nothing arrived after
-        ``hedge_after`` (at most two in flight); the first success wins, the others are cancelled."""
-        clock, hedge_after = self.router.clock, plan.hedge_after or 0.0
-        loop = asyncio.get_running_loop()
-        running: dict[asyncio.Task[R], tuple[Try, float]] = {}
-        last_start, can_hedge = 0.0, True
-
-        def start(step: Try) -> None:
-            nonlocal last_start
-            running[asyncio.ensure_future(attempt(step))] = (step, clock())
-            last_start = loop.time()
-
+        """Race attempts as tasks (:class:`_Race` decides); the losers are cancelled and released."""
+        race: _Race[asyncio.Task[R]] = _Race(plan, stream, asyncio.get_running_loop().time)
         try:
             while True:
-                if not running:
+                if not race.running:
                     step = plan.next_step()
                     if isinstance(step, Fail):
                         raise step.error
                     if isinstance(step, Sleep):
                         await self.sleep(step.seconds)
                         continue
-                    start(step)
-                wait = max(last_start + hedge_after - loop.time(), 0.0) if can_hedge and len(running) < 2 else None
-                done, _ = await asyncio.wait(running, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                    race.started(asyncio.ensure_future(attempt(step)), step)
+                done, _ = await asyncio.wait(race.running, timeout=race.wait(), return_when=asyncio.FIRST_COMPLETED)
                 if not done:
-                    hedge = plan.hedge_step()
-                    if hedge is None:
-                        can_hedge = False
-                    else:
-                        start(hedge)
+                    hedge = race.hedge()
+                    if hedge is not None:
+                        race.started(asyncio.ensure_future(attempt(hedge)), hedge)
                     continue
                 for task in done:
-                    step, started = running.pop(task)
-                    if _settle(plan, step, started, task.exception(), stream,
-                               lambda: self._abandon(plan, running)):
+                    if race.settled(task, task.exception()):
                         return task.result()
         finally:
-            self._abandon(plan, running)
-
-    def _abandon(self, plan: CallPlan, running: dict[asyncio.Task[R], tuple[Try, float]]) -> None:
-        clock = self.router.clock
-        for task, (step, started) in running.items():
-            task.cancel()
-            task.add_done_callback(_discard_async)
-            plan.released(step, clock() - started)
-        running.clear()
+            race.abandon()
+            for task, _step in race.abandoned:
+                task.cancel()
+                task.add_done_callback(_discard_async)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
