@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 import llmswitch
-from llmswitch.config import MAX_EXPANDED, load
+from llmswitch._lines import MAX_EXPANDED
+from llmswitch.config import load
 
 
 @pytest.fixture(autouse=True)

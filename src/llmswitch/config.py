@@ -34,6 +34,9 @@ from pydantic import (
 )
 
 from . import catalog
+from ._lines import FieldPath as Path_
+from ._lines import Lines, yaml_with_lines
+from ._lines import where as _where
 from ._secret import Secret, redact
 from .adapters.base import MAX_RESPONSE_BYTES, Provider
 from .catalog import ModelInfo
@@ -446,88 +449,7 @@ def _route_policy(config: Config, route: str | None) -> Policy:
 # -- reading files -------------------------------------------------------------------------------
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-Path_ = tuple[str | int, ...]
-
-
-class _Lines:
-    """Line numbers by field path (YAML from its nodes, JSON and TOML from a scan of the text)."""
-
-    def __init__(self) -> None:
-        self.lines: dict[Path_, int] = {}
-
-    def find(self, path: Path_) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return None
-
-
-MAX_EXPANDED = 100_000  # values a providers file may hold once its YAML aliases are expanded
-
-
-def _expanded_size(root: Any, name: str) -> None:
-    """Refuse a file whose aliases expand past MAX_EXPANDED values (a "billion laughs" bomb) or
-    refer to themselves: sizes are counted over the node graph, each node once (linear time)."""
-    import yaml
-
-    def children(node: Any) -> list[Any]:
-        if isinstance(node, yaml.MappingNode):
-            return [part for pair in node.value for part in pair]
-        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
-
-    sizes: dict[int, int] = {}
-    open_: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:  # post-order without recursion: a deep file cannot exhaust the stack
-        node, ready = stack.pop()
-        if id(node) in sizes:
-            continue
-        line = node.start_mark.line + 1
-        if not ready:
-            if id(node) in open_:
-                raise ConfigError(f"{name}:{line}: (file): a YAML alias refers to the value that contains it")
-            open_.add(id(node))
-            stack.append((node, True))
-            stack += [(child, False) for child in children(node) if id(child) not in sizes]
-            continue
-        open_.discard(id(node))
-        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children(node)), MAX_EXPANDED + 1)
-        if sizes[id(node)] > MAX_EXPANDED:
-            raise ConfigError(f"{name}:{line}: (file): YAML aliases expand to more than {MAX_EXPANDED} values; "
-                              f"refusing the file")
-
-
-def _yaml_with_lines(text: str, lines: _Lines, name: str) -> Any:
-    import yaml
-
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    if node is None:
-        return None
-    _expanded_size(node, name)
-
-    def build(n: Any, path: Path_) -> Any:
-        lines.lines.setdefault(path, n.start_mark.line + 1)
-        if isinstance(n, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in n.value:
-                key = yaml.safe_load(yaml.serialize(key_node))
-                line = key_node.start_mark.line + 1
-                if key in out:
-                    where = ".".join(str(p) for p in (*path, key))
-                    raise ConfigError(f"{name}:{line}: {where}: duplicate key {key!r} "
-                                      f"(first at line {lines.lines[(*path, key)]})")
-                lines.lines[(*path, key)] = line
-                out[key] = build(value_node, (*path, key))
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, (*path, i)) for i, item in enumerate(n.value)]
-        return yaml.safe_load(yaml.serialize(n))
-
-    return build(node, ())
-
-
-def _json_with_lines(text: str, lines: _Lines, name: str) -> Any:
+def _json_with_lines(text: str, lines: Lines, name: str) -> Any:
     """JSON keys appear in document order, so one cursor walking the text finds each one."""
     duplicates: list[str] = []
 
@@ -592,7 +514,7 @@ def _toml_parts(dotted: str) -> tuple[str, ...]:
     return tuple(p.strip().strip("\"'") for p in re.findall(r""""[^"]*"|'[^']*'|[^.]+""", dotted))
 
 
-def _toml_lines(text: str, lines: _Lines) -> None:
+def _toml_lines(text: str, lines: Lines) -> None:
     """Table headers and ``key =`` lines give each path its line; inline tables use their key's."""
     table: Path_ = ()
     arrays: dict[tuple[str, ...], int] = {}
@@ -662,7 +584,7 @@ def _mask_snippet(text: str) -> str:
     return _TOKEN_LIKE.sub("****", _CREDENTIAL_VALUE.sub(r"\1****", redact(text)))
 
 
-def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
+def read(source: str | os.PathLike[str]) -> tuple[Any, Lines, str]:
     path = Path(source)
     try:
         raw = path.read_bytes()
@@ -676,7 +598,7 @@ def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
                           f"{exc.start}); save the providers file as UTF-8") from None
     if not text.strip():
         raise ConfigError(f"{path}:1: (file): the providers file is empty; it needs at least 'providers'")
-    lines = _Lines()
+    lines = Lines()
     fmt = {".json": "JSON", ".toml": "TOML"}.get(path.suffix.lower(), "YAML")
     try:
         if fmt == "JSON":
@@ -687,7 +609,7 @@ def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
             data = tomllib.loads(text)
             _toml_lines(text, lines)
         else:
-            data = _yaml_with_lines(text, lines, str(path))
+            data = yaml_with_lines(text, lines, str(path))
     except ConfigError:
         raise
     except Exception as exc:  # the parsers' own errors carry line/column
@@ -705,7 +627,7 @@ def read(source: str | os.PathLike[str]) -> tuple[Any, _Lines, str]:
 def load(source: str | os.PathLike[str] | Mapping[str, Any]) -> Settings:
     """Read and check a providers file (or dict) without sending anything."""
     if isinstance(source, Mapping):
-        data, lines, name = dict(source), _Lines(), "<config>"
+        data, lines, name = dict(source), Lines(), "<config>"
     else:
         data, lines, name = read(source)
     return _check(data, lines, name)
@@ -717,13 +639,7 @@ def load_settings(config: str | os.PathLike[str] | Mapping[str, Any] | Settings 
     return load(config)
 
 
-def _where(name: str, lines: _Lines, path: Path_) -> str:
-    line = lines.find(path)
-    field_name = ".".join(str(p) for p in path) or "(top level)"
-    return f"{name}:{line}: {field_name}" if line else f"{name}: {field_name}"
-
-
-def _check(data: dict[str, Any], lines: _Lines, name: str) -> Settings:
+def _check(data: dict[str, Any], lines: Lines, name: str) -> Settings:
     missing: list[tuple[Path_, str]] = []
     sources: dict[Path_, list[str]] = {}
     problems = _plain_keys(data, lines, name)
@@ -813,7 +729,7 @@ def _control_character(value: str, here: str, variables: list[str] | None) -> st
     return f"{here}: {origin} contains a control character (CR, LF, tab, ...); a credential cannot"
 
 
-def _provider(pname: str, spec: ProviderConfig, name: str, lines: _Lines,
+def _provider(pname: str, spec: ProviderConfig, name: str, lines: Lines,
               sources: Mapping[Path_, list[str]]) -> tuple[Provider | None, list[str]]:
     preset = catalog.get_preset(spec.type)
     where = _where(name, lines, ("providers", pname, "type"))
@@ -883,7 +799,7 @@ def _models(spec: ProviderConfig, known_models: Mapping[str, ModelInfo]) -> dict
     return out
 
 
-def _check_routes(config: Config, name: str, lines: _Lines, problems: list[str]) -> set[str]:
+def _check_routes(config: Config, name: str, lines: Lines, problems: list[str]) -> set[str]:
     """Targets must name a provider (provider/model) or another route; no cycles. Returns providers used."""
     used: set[str] = set()
     for rname, route in config.routes.items():
@@ -925,7 +841,7 @@ def _check_routes(config: Config, name: str, lines: _Lines, problems: list[str])
     return used
 
 
-def _check_route_limits(config: Config, rname: str, route: RouteConfig, name: str, lines: _Lines,
+def _check_route_limits(config: Config, rname: str, route: RouteConfig, name: str, lines: Lines,
                         problems: list[str]) -> None:
     """Limits that contradict each other only once merged over ``defaults``."""
     merged = merge(config.defaults.timeouts, route.timeouts)
@@ -951,7 +867,7 @@ def _cycle(config: Config, route: str, stack: list[str]) -> list[str] | None:
     return None
 
 
-def _plain_keys(data: Mapping[str, Any], lines: _Lines, name: str) -> list[str]:
+def _plain_keys(data: Mapping[str, Any], lines: Lines, name: str) -> list[str]:
     """Gateway client keys must come from the environment (``${VAR}``), never sit in the file."""
     gateway = data.get("gateway")
     keys = gateway.get("keys") if isinstance(gateway, Mapping) else None
@@ -963,7 +879,7 @@ def _plain_keys(data: Mapping[str, Any], lines: _Lines, name: str) -> list[str]:
             if isinstance(spec, Mapping) and "key" in spec and not _ENV_ONLY.match(str(spec["key"]))]
 
 
-def _check_gateway(config: Config, name: str, lines: _Lines, problems: list[str]) -> None:
+def _check_gateway(config: Config, name: str, lines: Lines, problems: list[str]) -> None:
     """A key's allowed routes must exist and its models name configured providers."""
     for kname, key in config.gateway.keys.items():
         for i, route in enumerate(key.routes or ()):

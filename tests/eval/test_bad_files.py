@@ -37,6 +37,11 @@ CASES = {
         "prompts: ['Hi {{name}}']\ntargets:\n  - target: alpha/m-1\n    params: {top_k: 5}\ntests:\n" + GOOD_TEST,
         "suite.yaml:4: targets.0.params.top_k: unknown parameter 'top_k': vendor-specific parameters go in "
         "extra_body"),
+    "alias-bomb": (  # nine levels of nine aliases: 9**9 values once expanded
+        "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+        + "prompts: ['Hi {{name}}']\ntargets: [alpha/m-1]\ntests:\n" + GOOD_TEST,
+        "suite.yaml:6: (file): YAML aliases expand to more than 100000 values; refusing the file"),
     "option-of-another-type": (
         "prompts: ['Hi {{name}}']\ntargets: [alpha/m-1]\ntests:\n" + GOOD_TEST + "        path: $.x\n",
         "suite.yaml:9: tests.0.assert.0.path: unknown key"),
