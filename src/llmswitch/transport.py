@@ -402,7 +402,10 @@ class SyncTransport(_Base):
         except httpx2.TransportError as exc:
             if response is not None:
                 response.close()
-            if due is not None and limit is not None and time.monotonic() >= due - 0.001:
+            # past the deadline, a cut wait or a watchdog-aborted socket is the deadline's doing;
+            # a refused connection that merely arrived late (a starved process) stays a refusal
+            if not isinstance(exc, httpx2.ConnectError) and due is not None and limit is not None \
+                    and time.monotonic() >= due - 0.001:
                 raise _timed_out(request, provider.name, model, limit, wire.stream) from exc
             raise connection_error(exc, request, provider.name, model) from exc
         finally:
