@@ -79,7 +79,8 @@ from .telemetry import hooks_for
 
 if TYPE_CHECKING:
     from .responses import ResponseStore
-    from .state.memory import State
+    from .state.admission import SharedGate
+    from .state.gate import LocalGate, Usage, Verdict
     from .state.redis import FailOpen
 from .transport import Deadline, abort
 
@@ -234,6 +235,19 @@ def _shared_state(settings: Settings) -> FailOpen | None:
     return state
 
 
+def _gate(settings: Settings, shared: FailOpen | None) -> LocalGate | SharedGate:
+    """Where attempts are admitted (provider quotas, breakers) and usage is counted."""
+    from .state.gate import Limits, LocalGate
+
+    limits = {name: Limits(p.rpm, p.tpm) for name, p in settings.config.providers.items() if p.rpm or p.tpm}
+    local = LocalGate(limits)
+    if shared is None:
+        return local
+    from .state.admission import SharedGate
+
+    return SharedGate(shared, local)
+
+
 class Router:
     """Long-lived routing state for one client: providers, adapters, breakers, budgets."""
 
@@ -258,7 +272,7 @@ class Router:
         self._redactor = redactor(self._credentials)
         self._redacting = tuple(s.get() for s in self._credentials)  # the values it was made for
         self.shared_state = _shared_state(settings)
-        self._rate_state: State | None = None
+        self.gate = _gate(settings, self.shared_state)
         self._response_store: ResponseStore | None = None
 
     # -- resolution -----------------------------------------------------------------------
@@ -332,20 +346,27 @@ class Router:
 
         return SharedBreaker(policy.circuit_breaker, self.shared_state, target.key, self.clock)
 
-    def rate_limit_wait(self, target: Target) -> float | None:
-        """None when the provider's ``rpm`` (if set) admits one more request now, else seconds to wait.
-        A sliding window: at most ``rpm`` requests in any 60 s, counted across the fleet when shared."""
-        rpm = self.settings.config.providers[target.provider.name].rpm if (
-            target.provider.name in self.settings.config.providers) else None
-        if rpm is None:
-            return None
-        state = self._rate_state
-        if state is None:
-            from .state.memory import MemoryState
+    def admit(self, target: Target, policy: Policy, *, force: bool) -> Verdict:
+        """Admit one attempt: the provider's rpm and tpm quotas (fleet-wide when state is shared), then
+        the target's breaker; ``force`` (no other target) admits past an open breaker, not past a quota."""
+        return self.gate.admit(target.provider.name, self.state(target, policy).breaker, force)
 
-            with self._lock:
-                state = self._rate_state = self._rate_state or self.shared_state or MemoryState()
-        return state.admit(f"{target.provider.name}#rpm", rpm, 60.0)
+    def record_usage(self, target: Target, info: RouteInfo) -> None:
+        """Count what a served call used against its provider (tpm, usage per day and month)."""
+        from .state.gate import Usage
+
+        tokens = info.usage.get("total_tokens") if info.usage else None
+        if tokens is None and info.usage:
+            tokens = info.usage.get("prompt_tokens", 0) + info.usage.get("completion_tokens", 0)
+        self.gate.record(target.provider.name, Usage(1, tokens or 0, info.cost_usd or 0.0, info.cost_cny or 0.0))
+
+    def usage(self, provider: str) -> dict[str, Usage]:
+        """Calls, tokens and spend of ``provider`` this UTC day and month: the fleet's when state is
+        shared (usage not yet written is written first), else this process's."""
+        if provider not in self.settings.config.providers:
+            known = ", ".join(sorted(self.settings.config.providers))
+            raise ValueError(f"unknown provider {provider!r}; known: {known}")
+        return self.gate.usage(provider)
 
     def response_store(self) -> ResponseStore | None:
         """The Responses store in shared state (None: use the process's own store)."""
@@ -358,8 +379,9 @@ class Router:
         return self._response_store
 
     def close(self) -> None:
-        """Close the connections to shared state (Redis), if any."""
+        """Write pending usage and close the connections to shared state (Redis), if any."""
         if self.shared_state is not None:
+            self.gate.flush()
             self.shared_state.close()
 
     def breaker(self, target: str, route: str | None = None) -> CircuitBreaker:
@@ -484,7 +506,7 @@ class CallPlan:
         self._failed: BaseException | None = None
         self._fallback_from: errors.Attempt | None = None
         self._window_floor = 0
-        self._rate_wait: tuple[Target, float] | None = None  # the shortest wait a provider's rpm asked for
+        self._rate_wait: tuple[Target, str, float] | None = None  # the shortest wait a provider quota asked for
         self._number = 0
         self.in_flight = 0
         self._served: Target | None = None
@@ -574,24 +596,18 @@ class CallPlan:
         return None
 
     def _admit_or_skip(self, target: Target) -> Permit | None:
-        """The provider's rpm quota (fleet-wide when state is shared), then the breaker."""
-        wait = self.router.rate_limit_wait(target)
-        if wait is not None:
-            if self._rate_wait is None or wait < self._rate_wait[1]:
-                self._rate_wait = (target, wait)
-            self._skip(target, f"skipped: {target.provider.name} rpm limit reached")
-            return None
-        permit = self._admit(target)
-        if permit is None:
+        """The provider's quotas, then the breaker (a single-target call has nothing else to try, so
+        an open breaker admits it anyway)."""
+        verdict = self.router.admit(target, self.policy, force=self.single)
+        if verdict.permit is not None:
+            return verdict.permit
+        if verdict.limit is not None:
+            if self._rate_wait is None or verdict.wait < self._rate_wait[2]:
+                self._rate_wait = (target, verdict.limit, verdict.wait)
+            self._skip(target, f"skipped: {target.provider.name} {verdict.limit} limit reached")
+        else:
             self._skip(target, "circuit_open")
-        return permit
-
-    def _admit(self, target: Target) -> Permit | None:
-        breaker = self.router.state(target, self.policy).breaker
-        permit = breaker.acquire()
-        if permit is None and self.single:
-            permit = breaker.force()  # nothing else to try: a single-target call is always attempted
-        return permit
+        return None
 
     def _excluded(self, target: Target) -> str | None:
         if self._window_floor:
@@ -713,6 +729,7 @@ class CallPlan:
         ``choices[].finish_reason``), passed on to ``on_end``."""
         if self._served is not None:
             self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
+            self.router.record_usage(self._served, self.info)
             if not self._ended:
                 self._healthy(self.router.state(self._served, self.policy), self._served)
         if not self._ended:
@@ -748,6 +765,7 @@ class CallPlan:
         """A non-stream call's response arrived: price it; the call is over."""
         if self._served is not None:
             self.info.price(self._served.info, usage, self.router.settings.config.cny_per_usd)
+            self.router.record_usage(self._served, self.info)
         self._end(None, response)
 
     def _end(self, error: BaseException | None, response: Mapping[str, Any] | None = None) -> None:
@@ -764,8 +782,8 @@ class CallPlan:
     def _exhausted(self, why: str) -> BaseException:
         last = next((a.error for a in reversed(self.info.attempts) if a.error is not None), None)
         error: BaseException
-        if last is None and self._rate_wait is not None:  # only rpm quotas stopped it: the caller should wait
-            error = _rate_limited(self._rate_wait[0], self._rate_wait[1])
+        if last is None and self._rate_wait is not None:  # only quotas stopped it: the caller should wait
+            error = _rate_limited(*self._rate_wait)
         elif last is not None and self.single:
             error = last
         else:
@@ -786,14 +804,14 @@ class CallPlan:
         self._end(error)
 
 
-def _rate_limited(target: Target, wait: float) -> errors.RateLimitError:
-    """Our own 429: the provider's configured rpm is used up (fleet-wide when state is shared)."""
+def _rate_limited(target: Target, limit: str, wait: float) -> errors.RateLimitError:
+    """Our own 429: the provider's configured rpm or tpm is used up (fleet-wide when state is shared)."""
     seconds = max(int(wait + 0.999), 1)
     response = httpx2.Response(429, headers={"retry-after": str(seconds)},
                                request=httpx2.Request("POST", target.provider.base_url or "http://llmswitch.invalid"))
-    return errors.RateLimitError(f"{target.provider.name}: its rpm limit is reached; retry in {seconds}s",
+    return errors.RateLimitError(f"{target.provider.name}: its {limit} limit is reached; retry in {seconds}s",
                                  response=response, body=None, provider=target.provider.name, model=target.model,
-                                 code="rpm_limit", retry_after=wait)
+                                 code=f"{limit}_limit", retry_after=wait)
 
 
 def _attach(error: BaseException, info: RouteInfo) -> None:

@@ -7,42 +7,19 @@ month), so the in-process :class:`MemoryCounters` can be swapped for a shared on
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..router import RouteInfo
+from ..state.windows import Window, window
 from .keys import Client
 
 if TYPE_CHECKING:
     from ..state.memory import State
 
 __all__ = ["Counters", "Exceeded", "Limiter", "MemoryCounters", "StateCounters", "Window", "window"]
-
-Period = Literal["minute", "day", "month"]
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """One fixed counting window: its id (part of the counter's key) and when it ends."""
-
-    key: str
-    ends: float  # epoch seconds
-
-
-def window(period: Period, now: float) -> Window:
-    if period == "minute":
-        start = int(now // 60)
-        return Window(f"m{start}", (start + 1) * 60.0)
-    day = dt.datetime.fromtimestamp(now, dt.UTC).date()
-    if period == "day":
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        return Window(f"d{day.isoformat()}", end.timestamp())
-    first_next = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    end = dt.datetime.combine(first_next, dt.time(), dt.UTC)
-    return Window(f"M{day.year}-{day.month:02d}", end.timestamp())
 
 
 class Counters(Protocol):

@@ -21,31 +21,37 @@ from .redis import FailOpen
 
 __all__ = ["SharedBreaker"]
 
-_NOW = """
+NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: state hash. ARGV: half_open_probes, cooldown_ms. → {verdict (0 refused, 1 admitted, 2 probe), wait_ms, gen}
-_ACQUIRE = _NOW + """
-local h = redis.call('HMGET', KEYS[1], 'until', 'probes', 'probe_at', 'gen')
-local gen = tonumber(h[4]) or 0
-local opened_until = tonumber(h[1])
-if not opened_until then return {1, 0, gen} end
-if now < opened_until then return {0, opened_until - now, gen} end
-local probes = tonumber(h[2]) or 0
-if probes >= tonumber(ARGV[1]) then
-  local since = now - (tonumber(h[3]) or 0)
-  if since < tonumber(ARGV[2]) then return {0, tonumber(ARGV[2]) - since, gen} end
-  probes = 0  -- probes silent for a whole cooldown were abandoned
+# acquire(state hash, half_open_probes, cooldown_ms) → {verdict (0 refused, 1 admitted, 2 probe), wait_ms, gen};
+# also run inside the gate's admission script (see .admission), which shares this text
+ACQUIRE_FN = """
+local function acquire(key, half_open_probes, cooldown)
+  local h = redis.call('HMGET', key, 'until', 'probes', 'probe_at', 'gen')
+  local gen = tonumber(h[4]) or 0
+  local opened_until = tonumber(h[1])
+  if not opened_until then return {1, 0, gen} end
+  if now < opened_until then return {0, opened_until - now, gen} end
+  local probes = tonumber(h[2]) or 0
+  if probes >= half_open_probes then
+    local since = now - (tonumber(h[3]) or 0)
+    if since < cooldown then return {0, cooldown - since, gen} end
+    probes = 0  -- probes silent for a whole cooldown were abandoned
+  end
+  redis.call('HSET', key, 'probes', probes + 1, 'probe_at', now)
+  return {2, 0, gen}
 end
-redis.call('HSET', KEYS[1], 'probes', probes + 1, 'probe_at', now)
-return {2, 0, gen}
 """
 
-# KEYS: state hash, failure log. ARGV: probe, gen, hard, failures, window_ms, open_for_ms, member
-# → {opened (1/0), open_ms}
-_FAILURE = _NOW + """
+# KEYS: state hash. ARGV: half_open_probes, cooldown_ms
+_ACQUIRE = NOW + ACQUIRE_FN + "return acquire(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
+
+# KEYS: state hash, failure log. ARGV: probe, gen, hard, failures, window_ms, open_for_ms, member, clear
+# (a success came since the last report: forget the failures before) → {opened (1/0), open_ms}
+_FAILURE = NOW + """
 local function open()
   redis.call('HSET', KEYS[1], 'until', now + tonumber(ARGV[6]), 'probes', 0)
   redis.call('HINCRBY', KEYS[1], 'gen', 1)
@@ -63,6 +69,7 @@ if opened_until then
   end
   return {0, math.max(opened_until - now, 0)}
 end
+if ARGV[8] == '1' then redis.call('DEL', KEYS[2]) end
 redis.call('ZADD', KEYS[2], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[5]))
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
@@ -71,7 +78,7 @@ return {0, 0}
 """
 
 # KEYS: state hash, failure log. ARGV: probe → 1 when this closed the breaker
-_SUCCESS = _NOW + """
+_SUCCESS = NOW + """
 redis.call('DEL', KEYS[2])
 local opened_until = tonumber(redis.call('HGET', KEYS[1], 'until'))
 if not opened_until then return 0 end
@@ -91,22 +98,42 @@ return 0
 
 
 class SharedBreaker(CircuitBreaker):
-    """:class:`CircuitBreaker`'s rules, kept in Redis under the target's hash tag."""
+    """:class:`CircuitBreaker`'s rules, kept in Redis under the provider's hash tag (so the gate's one
+    admission script can check the provider's quotas and this breaker together)."""
 
     def __init__(self, config: BreakerConfig, state: FailOpen, target: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(config, clock)
         self.shared_state = state
         sync = state.remote.sync
-        self._keys = [state.remote.key(f"{target}#breaker"), state.remote.key(f"{target}#failures")]
+        provider, _, model = target.partition("/")
+        self.keys = [state.remote.key(f"{provider}#breaker:{model}"), state.remote.key(f"{provider}#failures:{model}")]
         self._acquire = sync.register_script(_ACQUIRE)
         self._failure = sync.register_script(_FAILURE)
         self._success = sync.register_script(_SUCCESS)
         self._release = sync.register_script(_RELEASE)
         self._closed_after = 0.0  # this process's view: refused until then (local clock)
+        self._clear = False  # a success while closed, not yet written: the next write forgets the failures
 
-    def _saw(self, wait_ms: float) -> None:
+    def saw(self, wait_ms: float) -> None:
+        """What Redis answered: the breaker refuses callers for ``wait_ms`` more (0: it admits)."""
         self._closed_after = self._clock() + wait_ms / 1000
+
+    def take_clear(self) -> bool:
+        """Is a success pending (to be written with the next admission or failure)? Resets it."""
+        clear, self._clear = self._clear, False
+        return clear
+
+    def admitted(self, verdict: int, wait_ms: int, gen: int) -> Permit | None:
+        """The permit for a verdict of the acquire script (3: refused, but forced: no other target)."""
+        self.saw(wait_ms)
+        if verdict == 1:
+            return ADMITTED
+        if verdict == 2:
+            return Permit(True, gen)
+        if verdict == 3:
+            return Permit(True, -1, counted=False)  # its outcome is reported without touching the probe slots
+        return None
 
     def acquire(self) -> Permit | None:
         if not self.config.enabled:
@@ -115,15 +142,12 @@ class SharedBreaker(CircuitBreaker):
 
     def _remote_acquire(self) -> Permit | None:
         verdict, wait_ms, gen = (int(x) for x in self._acquire(
-            keys=self._keys[:1], args=[self.config.half_open_probes, int(self.config.cooldown * 1000)]))
-        self._saw(wait_ms)
-        if verdict == 0:
-            return None
-        return ADMITTED if verdict == 1 else Permit(True, gen)
+            keys=self.keys[:1], args=[self.config.half_open_probes, int(self.config.cooldown * 1000)]))
+        return self.admitted(verdict, wait_ms, gen)
 
     def force(self) -> Permit:
         if self._clock() < self._closed_after:
-            return Permit(True, -1, counted=False)  # its outcome is reported without touching the probe slots
+            return Permit(True, -1, counted=False)
         return super().force()
 
     def available(self) -> bool:
@@ -139,8 +163,16 @@ class SharedBreaker(CircuitBreaker):
         return super().retry_in()
 
     def record_success(self, permit: Permit = ADMITTED) -> bool:
+        """A success of an attempt admitted while the breaker was closed (as far as this process saw)
+        is not written now: it only clears the failure log, which the next admission or failure
+        report does in its own round trip. A probe's (or a forced call's) success is written: it closes."""
+        if not permit.probe and self.shared_state.shared and self._clock() >= self._closed_after:
+            self._clear = True
+            return False
+
         def remote() -> bool:
-            closed = bool(self._success(keys=self._keys, args=[int(permit.probe)]))
+            self._clear = False
+            closed = bool(self._success(keys=self.keys, args=[int(permit.probe)]))
             if closed or permit.probe:
                 self._closed_after = 0.0
             return closed
@@ -155,11 +187,11 @@ class SharedBreaker(CircuitBreaker):
         open_for = max(cfg.cooldown, min(retry_after or 0.0, cfg.max_cooldown))
 
         def remote() -> bool:
-            opened, open_ms = (int(x) for x in self._failure(keys=self._keys, args=[
+            opened, open_ms = (int(x) for x in self._failure(keys=self.keys, args=[
                 int(permit.probe), permit.generation, int(hard), cfg.failures, int(cfg.window * 1000),
-                int(open_for * 1000), uuid.uuid4().hex]))
+                int(open_for * 1000), uuid.uuid4().hex, int(self.take_clear())]))
             if open_ms:
-                self._saw(open_ms)
+                self.saw(open_ms)
             return bool(opened)
 
         return self.shared_state.run(
@@ -168,5 +200,5 @@ class SharedBreaker(CircuitBreaker):
     def release(self, permit: Permit) -> None:
         if not (permit.probe and permit.counted):
             return
-        self.shared_state.run(lambda: self._release(keys=self._keys[:1], args=[permit.generation]),
+        self.shared_state.run(lambda: self._release(keys=self.keys[:1], args=[permit.generation]),
                               lambda: CircuitBreaker.release(self, permit))

@@ -1,0 +1,190 @@
+"""The fleet-wide gate: one Lua script per attempt checks the provider's rpm and tpm and the target's
+breaker, and writes the usage this process reported since — one round trip per attempt, no more.
+
+Keys are tagged by provider (``{prefix:<provider>}#…``): the rpm log, the tpm bucket, the usage
+counters *and* the breakers of the provider's models, so one script may touch them all atomically and
+Redis Cluster still spreads providers over slots. (Tagging breakers per target would put a target's
+breaker and its provider's quota in different slots, which no single script may touch.)
+
+What is not written on the happy path: a success while the breaker is closed (it only clears the
+failure log: the next admission or failure report does that) and a call's usage (tokens, spend:
+carried by the provider's next admission, or written by :meth:`SharedGate.flush` at close or when
+read). So a served call costs one round trip; failures and probe outcomes are written at once
+(:class:`~.breaker.SharedBreaker`), because the fleet's breaker depends on them.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from ..policies import CircuitBreaker
+from .breaker import ACQUIRE_FN, NOW, SharedBreaker
+from .gate import ADMIT, Limits, LocalGate, Usage, Verdict, periods
+from .redis import FailOpen
+
+__all__ = ["SharedGate"]
+
+_DAY_MS = 86_400_000
+
+# KEYS: 1 rpm log, 2 tpm bucket, 3 usage of the day, 4 usage of the month
+# ARGV: 1 rpm, 2 tpm, 3 calls, 4 tokens, 5 usd, 6 cny, 7 day counters kept until (ms), 8 month's
+_COUNT = NOW + """
+local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function bucket(spend)  -- the tpm bucket's level now, after taking `spend` tokens
+  local h = redis.call('HMGET', KEYS[2], 'level', 'at')
+  local level = tonumber(h[1]) or tpm
+  local at = tonumber(h[2]) or now
+  level = math.min(tpm, level + (now - at) * tpm / 60000) - spend
+  redis.call('HSET', KEYS[2], 'level', level, 'at', now)
+  redis.call('PEXPIRE', KEYS[2], math.ceil((tpm - level) * 60000 / tpm) + 1000)  -- full again by then
+  return level
+end
+local calls, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+if calls > 0 then
+  for i = 3, 4 do
+    redis.call('HINCRBY', KEYS[i], 'calls', calls)
+    if tokens > 0 then redis.call('HINCRBY', KEYS[i], 'tokens', tokens) end
+    if ARGV[5] ~= '0' then redis.call('HINCRBYFLOAT', KEYS[i], 'cost_usd', ARGV[5]) end
+    if ARGV[6] ~= '0' then redis.call('HINCRBYFLOAT', KEYS[i], 'cost_cny', ARGV[6]) end
+    redis.call('PEXPIREAT', KEYS[i], ARGV[4 + i])
+  end
+end
+"""
+
+# _COUNT's keys and arguments, then KEYS: 5 breaker hash, 6 failure log
+# ARGV: 9 member, 10 breaker on, 11 half_open_probes, 12 cooldown_ms, 13 force, 14 clear failures
+# → {verdict, wait_ms, gen}: 0 circuit open, 1 admitted, 2 probe, 3 forced, 4 rpm refused, 5 tpm refused
+_ADMIT = _COUNT + ACQUIRE_FN + """
+if tpm > 0 then
+  local level = bucket(tokens)
+  if level < 1 then return {5, math.ceil((1 - level) * 60000 / tpm), 0} end
+end
+if rpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+  if redis.call('ZCARD', KEYS[1]) >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    return {4, math.max(tonumber(oldest[2]) + 60000 - now, 1), 0}
+  end
+end
+local verdict = {1, 0, 0}
+if ARGV[10] == '1' then
+  if ARGV[14] == '1' and redis.call('HEXISTS', KEYS[5], 'until') == 0 then redis.call('DEL', KEYS[6]) end
+  verdict = acquire(KEYS[5], tonumber(ARGV[11]), tonumber(ARGV[12]))
+  if verdict[1] == 0 then
+    if ARGV[13] ~= '1' then return verdict end
+    verdict[1] = 3
+  end
+end
+if rpm > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[9])
+  redis.call('PEXPIRE', KEYS[1], 60000)
+end
+return verdict
+"""
+
+# _COUNT, then the totals: {day calls, tokens, usd, cny, month calls, tokens, usd, cny}
+_USAGE = _COUNT + """
+if tpm > 0 and tokens > 0 then bucket(tokens) end
+local out = {}
+for i = 3, 4 do
+  local h = redis.call('HMGET', KEYS[i], 'calls', 'tokens', 'cost_usd', 'cost_cny')
+  for j = 1, 4 do out[#out + 1] = h[j] or '0' end
+end
+return out
+"""
+
+
+class SharedGate:
+    """The gate of :mod:`.gate`, fleet-wide; while Redis is out, this process's :class:`LocalGate`."""
+
+    def __init__(self, state: FailOpen, local: LocalGate) -> None:
+        self.state = state
+        self.local = local
+        self.limits = local.limits
+        sync = state.remote.sync
+        self._admit = sync.register_script(_ADMIT)
+        self._usage = sync.register_script(_USAGE)
+        self._pending: dict[str, Usage] = {}  # provider → usage not written yet
+        self._keys: dict[str, tuple[str, list[str]]] = {}  # provider → (day, its keys that day)
+        self._lock = threading.Lock()
+
+    def admit(self, provider: str, breaker: CircuitBreaker, force: bool) -> Verdict:
+        pending = self._take(provider)
+
+        def local() -> Verdict:
+            if pending is not None:
+                self.local.record(provider, pending)
+            return self.local.admit(provider, breaker, force)
+
+        return self.state.run(lambda: self._remote_admit(provider, breaker, force, pending), local)
+
+    def _remote_admit(self, provider: str, breaker: CircuitBreaker, force: bool, pending: Usage | None) -> Verdict:
+        assert isinstance(breaker, SharedBreaker)
+        cfg = breaker.config
+        clear = breaker.take_clear()
+        verdict, wait_ms, gen = (int(x) for x in self._admit(
+            keys=[*self._provider_keys(provider), *breaker.keys],
+            args=[*self._count_args(provider, pending), uuid.uuid4().hex, int(cfg.enabled), cfg.half_open_probes,
+                  int(cfg.cooldown * 1000), int(force), int(clear)]))
+        if verdict >= 4:
+            return Verdict(None, "rpm" if verdict == 4 else "tpm", wait_ms / 1000)
+        permit = breaker.admitted(verdict, wait_ms, gen)
+        if permit is None:
+            return Verdict(None, None, wait_ms / 1000)
+        return ADMIT if verdict == 1 else Verdict(permit)
+
+    def record(self, provider: str, used: Usage) -> None:
+        """No I/O: the provider's next admission (or :meth:`flush`) writes it."""
+        if not self.state.shared:
+            self.local.record(provider, used)
+            return
+        with self._lock:
+            self._pending.setdefault(provider, Usage()).add(used)
+
+    def usage(self, provider: str) -> dict[str, Usage]:
+        """The fleet's totals for ``provider`` this UTC day and month (this process's own during an outage)."""
+        pending = self._take(provider)
+
+        def remote() -> dict[str, Usage]:
+            raw = [float(x) for x in self._usage(keys=self._provider_keys(provider),
+                                                 args=self._count_args(provider, pending))]
+            return {name: Usage(int(raw[i]), int(raw[i + 1]), raw[i + 2], raw[i + 3])
+                    for name, i in (("day", 0), ("month", 4))}
+
+        def local() -> dict[str, Usage]:
+            if pending is not None:
+                self.local.record(provider, pending)
+            return self.local.usage(provider)
+
+        return self.state.run(remote, local)
+
+    def flush(self) -> None:
+        """Write every provider's pending usage (at close)."""
+        for provider in list(self._pending):
+            self.usage(provider)
+
+    def _take(self, provider: str) -> Usage | None:
+        if provider not in self._pending:
+            return None
+        with self._lock:
+            return self._pending.pop(provider, None)
+
+    def _provider_keys(self, provider: str) -> list[str]:
+        day, month = periods(self.local.clock())
+        found = self._keys.get(provider)
+        if found is not None and found[0] == day.key:
+            return found[1]
+        key = self.state.remote.key
+        keys = [key(f"{provider}#rpm"), key(f"{provider}#tpm"), key(f"{provider}#usage:{day.key}"),
+                key(f"{provider}#usage:{month.key}")]
+        self._keys[provider] = (day.key, keys)
+        return keys
+
+    def _count_args(self, provider: str, pending: Usage | None) -> list[int | float | str]:
+        limits = self.limits.get(provider) or Limits()
+        used = pending or Usage()
+        day, month = periods(self.local.clock())
+        return [limits.rpm or 0, limits.tpm or 0, used.calls, used.tokens, repr(used.cost_usd) if used.cost_usd else 0,
+                repr(used.cost_cny) if used.cost_cny else 0, int(day.ends * 1000) + _DAY_MS,
+                int(month.ends * 1000) + _DAY_MS]
