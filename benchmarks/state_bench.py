@@ -1,9 +1,10 @@
 """What shared state (Redis on loopback) adds per call over memory state: p50 and p90 per call.
 
-Same route (two targets, primary with an rpm quota so the rate limit is exercised), same mock
-upstream (llmswitch.testing.MockServer on loopback), memory vs redis state taking turns in each
-round; the figure is the median over rounds of each round's p50. Starts its own redis-server
-(no persistence) on a free port.
+Same route (two targets, primary with an rpm and a tpm quota, so both are checked), same mock
+upstream (llmswitch.testing.MockServer on loopback). The memory-state and the redis-state client
+alternate call by call (so both see the same machine load, which drifts on a shared box); the
+figure is the median over rounds of each round's p50. Starts its own redis-server (no persistence)
+on a free port.
 
     python benchmarks/state_bench.py --rounds 5 --calls 300
 """
@@ -30,21 +31,30 @@ def free_port() -> int:
 
 
 def config(server: MockServer, state: dict[str, Any]) -> dict[str, Any]:
-    return {"providers": {"a": {"type": "openai", "api_key": "sk", "base_url": server.base_url("a"), "rpm": 10**9},
+    return {"providers": {"a": {"type": "openai", "api_key": "sk", "base_url": server.base_url("a"), "rpm": 10**9,
+                                "tpm": 10**12},
                           "b": {"type": "openai", "api_key": "sk", "base_url": server.base_url("b")}},
             "routes": {"chat": {"targets": ["a/m", "b/m"]}}, "state": state}
 
 
-def latencies(cfg: dict[str, Any], calls: int) -> list[float]:
-    out = []
-    with llmswitch.OpenAI(config=cfg) as client:
-        for _ in range(20):  # warm-up: connections, scripts loaded
-            client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
-        for _ in range(calls):
-            start = time.perf_counter()
-            client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
-            out.append(time.perf_counter() - start)
-    return sorted(out)
+def side_by_side(configs: dict[str, dict[str, Any]], calls: int) -> dict[str, list[float]]:
+    """Each client's call latencies, sorted; the clients take turns call by call."""
+    clients = {name: llmswitch.OpenAI(config=cfg) for name, cfg in configs.items()}
+    out: dict[str, list[float]] = {name: [] for name in clients}
+    try:
+        for i in range(20 + calls):  # 20 warm-up calls: connections, scripts loaded
+            for name, client in clients.items():
+                start = time.perf_counter()
+                client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+                if i >= 20:
+                    out[name].append(time.perf_counter() - start)
+    finally:
+        for client in clients.values():
+            client.close()
+    if len(out) == 2:  # the per-pair difference: calls made back to back see the same load
+        first, second = out.values()
+        out["added"] = [b - a for a, b in zip(first, second, strict=True)]
+    return {name: sorted(lat) for name, lat in out.items()}
 
 
 def main() -> None:
@@ -60,11 +70,11 @@ def main() -> None:
         with MockServer({"a": "openai", "b": "openai"}) as server:
             states = {"memory": {"backend": "memory"},
                       "redis": {"backend": "redis", "url": f"redis://127.0.0.1:{port}/0"}}
-            p50: dict[str, list[float]] = {k: [] for k in states}
-            p90: dict[str, list[float]] = {k: [] for k in states}
-            for r in range(args.rounds):
-                for name in (list(states) if r % 2 == 0 else list(states)[::-1]):
-                    lat = latencies(config(server, states[name]), args.calls)
+            p50: dict[str, list[float]] = {k: [] for k in [*states, "added"]}
+            p90: dict[str, list[float]] = {k: [] for k in [*states, "added"]}
+            for _ in range(args.rounds):
+                found = side_by_side({name: config(server, states[name]) for name in states}, args.calls)
+                for name, lat in found.items():
                     p50[name].append(lat[len(lat) // 2])
                     p90[name].append(lat[int(len(lat) * 0.9)])
         for name in states:
@@ -72,7 +82,9 @@ def main() -> None:
                   f"{statistics.median(p90[name]) * 1e3:.3f} ms   (rounds: "
                   + " ".join(f"{v * 1e3:.3f}" for v in p50[name]) + ")")
         added = statistics.median(p50["redis"]) - statistics.median(p50["memory"])
-        print(f"redis adds {added * 1e3:.3f} ms p50 per call")
+        paired = statistics.median(p50["added"])
+        print(f"redis adds {added * 1e3:.3f} ms p50 per call (difference of the p50s); "
+              f"{paired * 1e3:.3f} ms (p50 of the call-by-call difference)")
     finally:
         redis.kill()
         redis.wait()

@@ -15,6 +15,7 @@ read). So a served call costs one round trip; failures and probe outcomes are wr
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 
@@ -28,9 +29,11 @@ __all__ = ["SharedGate"]
 _DAY_MS = 86_400_000
 
 # KEYS: 1 rpm log, 2 tpm bucket, 3 usage of the day, 4 usage of the month
-# ARGV: 1 rpm, 2 tpm, 3 calls, 4 tokens, 5 usd, 6 cny, 7 day counters kept until (ms), 8 month's
+# A (ARGV[1] split at commas): 1 rpm, 2 tpm, 3 calls, 4 tokens, 5 usd, 6 cny, 7 day counters kept until (ms), 8 month's
 _COUNT = NOW + """
-local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
+local A = {}
+for v in string.gmatch(ARGV[1], '[^,]+') do A[#A + 1] = v end
+local rpm, tpm = tonumber(A[1]), tonumber(A[2])
 local function bucket(spend)  -- the tpm bucket's level now, after taking `spend` tokens
   local h = redis.call('HMGET', KEYS[2], 'level', 'at')
   local level = tonumber(h[1]) or tpm
@@ -40,20 +43,20 @@ local function bucket(spend)  -- the tpm bucket's level now, after taking `spend
   redis.call('PEXPIRE', KEYS[2], math.ceil((tpm - level) * 60000 / tpm) + 1000)  -- full again by then
   return level
 end
-local calls, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+local calls, tokens = tonumber(A[3]), tonumber(A[4])
 if calls > 0 then
   for i = 3, 4 do
     redis.call('HINCRBY', KEYS[i], 'calls', calls)
     if tokens > 0 then redis.call('HINCRBY', KEYS[i], 'tokens', tokens) end
-    if ARGV[5] ~= '0' then redis.call('HINCRBYFLOAT', KEYS[i], 'cost_usd', ARGV[5]) end
-    if ARGV[6] ~= '0' then redis.call('HINCRBYFLOAT', KEYS[i], 'cost_cny', ARGV[6]) end
-    redis.call('PEXPIREAT', KEYS[i], ARGV[4 + i])
+    if A[5] ~= '0' then redis.call('HINCRBYFLOAT', KEYS[i], 'cost_usd', A[5]) end
+    if A[6] ~= '0' then redis.call('HINCRBYFLOAT', KEYS[i], 'cost_cny', A[6]) end
+    redis.call('PEXPIREAT', KEYS[i], A[4 + i])
   end
 end
 """
 
 # _COUNT's keys and arguments, then KEYS: 5 breaker hash, 6 failure log
-# ARGV: 9 member, 10 breaker on, 11 half_open_probes, 12 cooldown_ms, 13 force, 14 clear failures
+# A: 9 member, 10 breaker on, 11 half_open_probes, 12 cooldown_ms, 13 force, 14 clear failures
 # → {verdict, wait_ms, gen}: 0 circuit open, 1 admitted, 2 probe, 3 forced, 4 rpm refused, 5 tpm refused
 _ADMIT = _COUNT + ACQUIRE_FN + """
 if tpm > 0 then
@@ -68,16 +71,16 @@ if rpm > 0 then
   end
 end
 local verdict = {1, 0, 0}
-if ARGV[10] == '1' then
-  if ARGV[14] == '1' and redis.call('HEXISTS', KEYS[5], 'until') == 0 then redis.call('DEL', KEYS[6]) end
-  verdict = acquire(KEYS[5], tonumber(ARGV[11]), tonumber(ARGV[12]))
+if A[10] == '1' then
+  if A[14] == '1' and redis.call('HEXISTS', KEYS[5], 'until') == 0 then redis.call('DEL', KEYS[6]) end
+  verdict = acquire(KEYS[5], tonumber(A[11]), tonumber(A[12]))
   if verdict[1] == 0 then
-    if ARGV[13] ~= '1' then return verdict end
+    if A[13] ~= '1' then return verdict end
     verdict[1] = 3
   end
 end
 if rpm > 0 then
-  redis.call('ZADD', KEYS[1], now, ARGV[9])
+  redis.call('ZADD', KEYS[1], now, A[9])
   redis.call('PEXPIRE', KEYS[1], 60000)
 end
 return verdict
@@ -102,12 +105,13 @@ class SharedGate:
         self.state = state
         self.local = local
         self.limits = local.limits
-        sync = state.remote.sync
-        self._admit = sync.register_script(_ADMIT)
-        self._usage = sync.register_script(_USAGE)
+        self._admit = state.remote.script(_ADMIT)
+        self._usage = state.remote.script(_USAGE)
         self._pending: dict[str, Usage] = {}  # provider → usage not written yet
-        self._keys: dict[str, tuple[str, list[str]]] = {}  # provider → (day, its keys that day)
+        self._keys: dict[str, tuple[str, list[bytes]]] = {}  # provider → (day, its keys that day)
         self._lock = threading.Lock()
+        self._member = f"{uuid.uuid4().hex[:16]}:"  # + a sequence number: unique rpm log members
+        self._sequence = itertools.count()
 
     def admit(self, provider: str, breaker: CircuitBreaker, force: bool) -> Verdict:
         pending = self._take(provider)
@@ -124,9 +128,9 @@ class SharedGate:
         cfg = breaker.config
         clear = breaker.take_clear()
         verdict, wait_ms, gen = (int(x) for x in self._admit(
-            keys=[*self._provider_keys(provider), *breaker.keys],
-            args=[*self._count_args(provider, pending), uuid.uuid4().hex, int(cfg.enabled), cfg.half_open_probes,
-                  int(cfg.cooldown * 1000), int(force), int(clear)]))
+            [*self._provider_keys(provider), *breaker.wire_keys],
+            [*self._count_args(provider, pending), f"{self._member}{next(self._sequence)}", int(cfg.enabled), cfg.half_open_probes,
+             int(cfg.cooldown * 1000), int(force), int(clear)]))
         if verdict >= 4:
             return Verdict(None, "rpm" if verdict == 4 else "tpm", wait_ms / 1000)
         permit = breaker.admitted(verdict, wait_ms, gen)
@@ -147,8 +151,7 @@ class SharedGate:
         pending = self._take(provider)
 
         def remote() -> dict[str, Usage]:
-            raw = [float(x) for x in self._usage(keys=self._provider_keys(provider),
-                                                 args=self._count_args(provider, pending))]
+            raw = [float(x) for x in self._usage(self._provider_keys(provider), self._count_args(provider, pending))]
             return {name: Usage(int(raw[i]), int(raw[i + 1]), raw[i + 2], raw[i + 3])
                     for name, i in (("day", 0), ("month", 4))}
 
@@ -170,21 +173,24 @@ class SharedGate:
         with self._lock:
             return self._pending.pop(provider, None)
 
-    def _provider_keys(self, provider: str) -> list[str]:
+    def _provider_keys(self, provider: str) -> list[bytes]:
         day, month = periods(self.local.clock())
         found = self._keys.get(provider)
         if found is not None and found[0] == day.key:
             return found[1]
         key = self.state.remote.key
-        keys = [key(f"{provider}#rpm"), key(f"{provider}#tpm"), key(f"{provider}#usage:{day.key}"),
-                key(f"{provider}#usage:{month.key}")]
+        keys = [key(f"{provider}#{name}").encode()
+                for name in ("rpm", "tpm", f"usage:{day.key}", f"usage:{month.key}")]
         self._keys[provider] = (day.key, keys)
         return keys
 
-    def _count_args(self, provider: str, pending: Usage | None) -> list[int | float | str]:
+    def _count_args(self, provider: str, pending: Usage | None) -> list[object]:
         limits = self.limits.get(provider) or Limits()
         used = pending or Usage()
         day, month = periods(self.local.clock())
-        return [limits.rpm or 0, limits.tpm or 0, used.calls, used.tokens, repr(used.cost_usd) if used.cost_usd else 0,
-                repr(used.cost_cny) if used.cost_cny else 0, int(day.ends * 1000) + _DAY_MS,
-                int(month.ends * 1000) + _DAY_MS]
+        return [limits.rpm or 0, limits.tpm or 0, used.calls, used.tokens, _decimal(used.cost_usd),
+                _decimal(used.cost_cny), int(day.ends * 1000) + _DAY_MS, int(month.ends * 1000) + _DAY_MS]
+
+
+def _decimal(amount: float) -> str:
+    return f"{amount:.12f}" if amount else "0"

@@ -108,6 +108,7 @@ class SharedBreaker(CircuitBreaker):
         sync = state.remote.sync
         provider, _, model = target.partition("/")
         self.keys = [state.remote.key(f"{provider}#breaker:{model}"), state.remote.key(f"{provider}#failures:{model}")]
+        self.wire_keys = [k.encode() for k in self.keys]
         self._acquire = sync.register_script(_ACQUIRE)
         self._failure = sync.register_script(_FAILURE)
         self._success = sync.register_script(_SUCCESS)

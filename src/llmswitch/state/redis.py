@@ -9,22 +9,26 @@ round trip); time inside scripts is Redis's ``TIME``, so replicas with skewed cl
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.connection import AbstractConnection
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from .memory import State
 
-__all__ = ["FailOpen", "RedisState"]
+__all__ = ["FailOpen", "RedisState", "Script"]
 
 log = logging.getLogger("llmswitch.state")
 T = TypeVar("T")
@@ -69,9 +73,31 @@ class RedisState:
         self._add = self.sync.register_script(_ADD)
         self._admit = self.sync.register_script(_ADMIT)
 
+        self._idle: list[AbstractConnection] = []  # connections kept out of the pool for :class:`Script`
+        self._pid = os.getpid()
+
     def key(self, key: str) -> str:
         tag, _, name = key.partition("#")
         return f"{{{self.prefix}:{tag}}}#{name}"
+
+    def script(self, text: str) -> Script:
+        return Script(self, text)
+
+    def _checkout(self) -> AbstractConnection:
+        if self._pid != os.getpid():  # a forked child must not share its parent's sockets
+            self._idle, self._pid = [], os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:  # all busy: one more from the pool (it waits up to ``timeout`` when full)
+            connection: AbstractConnection = self.sync.connection_pool.get_connection()
+            return connection
+
+    def _checkin(self, connection: AbstractConnection, healthy: bool) -> None:
+        if healthy:
+            self._idle.append(connection)
+        else:  # a reply may still be on its way: never reuse the socket
+            connection.disconnect()
+            self.sync.connection_pool.release(connection)
 
     def _aclient(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
@@ -114,6 +140,8 @@ class RedisState:
         return None if wait < 0 else wait / 1000
 
     def close(self) -> None:
+        while self._idle:
+            self.sync.connection_pool.release(self._idle.pop())
         self.sync.close()
         self.sync.connection_pool.disconnect()  # a pool handed to the client is not closed with it
 
@@ -123,6 +151,44 @@ class RedisState:
         if client is not None:
             await client.aclose()
             await client.connection_pool.disconnect()
+
+
+class Script:
+    """A Lua script sent as pre-encoded bytes on a connection :class:`RedisState` keeps checked out.
+
+    This is the hot path (one call per routed attempt): redis-py's command layer (argument encoding,
+    the pool's checks on every checkout) costs about as much as the loopback round trip itself, so
+    the request is packed here (RESP) and sent directly. Arguments go as one comma-joined string
+    (the script splits it). Errors propagate for :class:`FailOpen`; the connection is then dropped.
+    """
+
+    def __init__(self, state: RedisState, text: str) -> None:
+        self.state = state
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest().encode()
+
+    def __call__(self, keys: Sequence[bytes], args: Sequence[object]) -> Any:
+        parts = [b"EVALSHA", self.sha, str(len(keys)).encode(), *keys, ",".join(map(str, args)).encode()]
+        packed = b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)])
+        try:
+            return self._send(packed)
+        except NoScriptError:  # a restarted (or flushed) server: load it, once
+            self.state.sync.script_load(self.text)
+            return self._send(packed)
+
+    def _send(self, packed: bytes) -> Any:
+        connection = self.state._checkout()
+        healthy = False
+        try:
+            connection.send_packed_command([packed], check_health=False)
+            reply = connection.read_response()
+            healthy = True
+        except redis.ResponseError:
+            healthy = True  # the server answered with an error: the connection is in step
+            raise
+        finally:
+            self.state._checkin(connection, healthy)
+        return reply
 
 
 _FAILURES = (redis.RedisError, OSError, asyncio.TimeoutError)
