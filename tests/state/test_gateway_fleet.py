@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import openai
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from llmswitch.testing import MockServer
 
@@ -77,3 +79,18 @@ def test_a_conversation_started_on_a_continues_on_b(replicas: tuple[Gateway, Gat
     sent = mock.mount("primary").requests[-1].json()["messages"]
     assert [m["content"] for m in sent if m["role"] == "user"] == ["first question", "second question"]
     assert any(m["role"] == "assistant" and m["content"] == first.output_text for m in sent)
+
+
+def test_a_redis_outage_is_counted_and_warned_once(replicas: tuple[Gateway, Gateway], redis_server: RedisServer,
+                                                   tmp_path: Path) -> None:
+    a, _ = replicas
+    with _client(a, CLIENT_KEYS["full"]) as on_a:
+        on_a.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+        redis_server.stop()
+        for _ in range(3):  # every call still answered
+            on_a.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+    scraped = httpx2.get(a.url + "/metrics", timeout=10).text
+    fallbacks = next(s.value for f in text_string_to_metric_families(scraped) for s in f.samples
+                     if s.name == "llmswitch_state_fallbacks_total")
+    assert fallbacks >= 3  # each call's key limits and admission at least
+    assert (tmp_path / "a.log").read_text().count("shared state unavailable") == 1

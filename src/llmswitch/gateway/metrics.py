@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..errors import Attempt
@@ -39,6 +39,19 @@ class _Breakers(Collector):
             provider, _, model = target.partition("/")
             family.add_metric([route, provider, model], _BREAKER[self.router.breaker(target, route).state])
         yield family
+
+
+class _StateFallbacks(Collector):
+    """llmswitch_state_fallbacks_total: shared-state operations answered from this process's memory
+    because Redis failed or was in an outage (always 0 with memory state)."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        shared = self.router.shared_state
+        yield CounterMetricFamily("llmswitch_state_fallbacks", "Shared-state operations answered locally because "
+                                  "Redis failed or was out", value=shared.fallbacks if shared is not None else 0)
 
 
 def targets(router: Router) -> list[tuple[str, str]]:
@@ -73,8 +86,10 @@ class Metrics:
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def watch(self, router: Router) -> None:
-        """Report ``router``'s breaker states (the router is built with this object's hooks)."""
+        """Report ``router``'s breaker states and shared-state fallbacks (the router is built with this
+        object's hooks)."""
         self.registry.register(_Breakers(router))
+        self.registry.register(_StateFallbacks(router))
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)

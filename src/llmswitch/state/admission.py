@@ -129,8 +129,8 @@ class SharedGate:
         clear = breaker.take_clear()
         verdict, wait_ms, gen = (int(x) for x in self._admit(
             [*self._provider_keys(provider), *breaker.wire_keys],
-            [*self._count_args(provider, pending), f"{self._member}{next(self._sequence)}", int(cfg.enabled), cfg.half_open_probes,
-             int(cfg.cooldown * 1000), int(force), int(clear)]))
+            [*self._count_args(provider, pending), f"{self._member}{next(self._sequence)}", int(cfg.enabled),
+             cfg.half_open_probes, int(cfg.cooldown * 1000), int(force), int(clear)]))
         if verdict >= 4:
             return Verdict(None, "rpm" if verdict == 4 else "tpm", wait_ms / 1000)
         permit = breaker.admitted(verdict, wait_ms, gen)
