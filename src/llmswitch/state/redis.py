@@ -22,7 +22,7 @@ import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.connection import AbstractConnection
+from redis.connection import Connection
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
@@ -73,7 +73,7 @@ class RedisState:
         self._add = self.sync.register_script(_ADD)
         self._admit = self.sync.register_script(_ADMIT)
 
-        self._idle: list[AbstractConnection] = []  # connections kept out of the pool for :class:`Script`
+        self._idle: list[Connection] = []  # connections kept out of the pool for :class:`Script`
         self._pid = os.getpid()
 
     def key(self, key: str) -> str:
@@ -83,20 +83,20 @@ class RedisState:
     def script(self, text: str) -> Script:
         return Script(self, text)
 
-    def _checkout(self) -> AbstractConnection:
+    def _checkout(self) -> Connection:
         if self._pid != os.getpid():  # a forked child must not share its parent's sockets
             self._idle, self._pid = [], os.getpid()
         try:
             return self._idle.pop()
         except IndexError:  # all busy: one more from the pool (it waits up to ``timeout`` when full)
-            connection: AbstractConnection = self.sync.connection_pool.get_connection()
+            connection: Connection = self.sync.connection_pool.get_connection()
             return connection
 
-    def _checkin(self, connection: AbstractConnection, healthy: bool) -> None:
+    def _checkin(self, connection: Connection, healthy: bool) -> None:
         if healthy:
             self._idle.append(connection)
         else:  # a reply may still be on its way: never reuse the socket
-            connection.disconnect()
+            connection.disconnect()  # type: ignore[no-untyped-call]
             self.sync.connection_pool.release(connection)
 
     def _aclient(self) -> redis.asyncio.Redis:
@@ -180,7 +180,7 @@ class Script:
         connection = self.state._checkout()
         healthy = False
         try:
-            connection.send_packed_command([packed], check_health=False)
+            connection.send_packed_command([packed], check_health=False)  # type: ignore[no-untyped-call]
             reply = connection.read_response()
             healthy = True
         except redis.ResponseError:
