@@ -81,7 +81,7 @@ if TYPE_CHECKING:
     from .responses import ResponseStore
     from .state.admission import SharedGate
     from .state.gate import LocalGate, Usage, Verdict
-    from .state.redis import FailOpen
+    from .state.redis import Also, FailOpen
 from .transport import Deadline, abort
 
 __all__ = ["CallPlan", "Fail", "Hook", "RouteInfo", "Router", "Sleep", "Slot", "Target", "Try"]
@@ -213,11 +213,12 @@ Step = Try | Sleep | Fail
 class _TargetState:
     """Health shared by every call to one target: breaker, retry budget, latency estimates."""
 
-    def __init__(self, policy: Policy, clock: Callable[[], float], breaker: CircuitBreaker | None = None) -> None:
+    def __init__(self, policy: Policy, clock: Callable[[], float], breaker: CircuitBreaker | None = None,
+                 trackers: tuple[LatencyTracker, LatencyTracker] | None = None) -> None:
         self.breaker = breaker or CircuitBreaker(policy.circuit_breaker, clock)
         self.budget = RetryBudget(policy.retry.budget)
-        self.latency = LatencyTracker()  # non-streamed: whole response
-        self.first_token = LatencyTracker()  # streamed: time to first output
+        # non-streamed: whole response; streamed: time to first output
+        self.latency, self.first_token = trackers or (LatencyTracker(), LatencyTracker())
 
     def tracker(self, stream: bool) -> LatencyTracker:
         return self.first_token if stream else self.latency
@@ -336,20 +337,26 @@ class Router:
             with self._lock:
                 state = self._states.get(key)
                 if state is None:
-                    state = self._states[key] = _TargetState(policy, self.clock, self._shared_breaker(target, policy))
+                    state = self._states[key] = _TargetState(policy, self.clock, *self._shared_health(target, policy))
         return state
 
-    def _shared_breaker(self, target: Target, policy: Policy) -> CircuitBreaker | None:
+    def _shared_health(self, target: Target, policy: Policy) -> tuple[()] | tuple[
+            CircuitBreaker, tuple[LatencyTracker, LatencyTracker]]:
+        """A target's breaker and latency trackers in shared state (none: this process's own)."""
         if self.shared_state is None:
-            return None
+            return ()
         from .state.breaker import SharedBreaker
+        from .state.spread import SharedLatency
 
-        return SharedBreaker(policy.circuit_breaker, self.shared_state, target.key, self.clock)
+        state, key = self.shared_state, target.key
+        return (SharedBreaker(policy.circuit_breaker, state, key, self.clock),
+                (SharedLatency(state, key, "latency"), SharedLatency(state, key, "first_token")))
 
-    def admit(self, target: Target, policy: Policy, *, force: bool) -> Verdict:
+    def admit(self, target: Target, policy: Policy, *, force: bool, also: list[Also] | None = None) -> Verdict:
         """Admit one attempt: the provider's rpm and tpm quotas (fleet-wide when state is shared), then
-        the target's breaker; ``force`` (no other target) admits past an open breaker, not past a quota."""
-        return self.gate.admit(target.provider.name, self.state(target, policy).breaker, force)
+        the target's breaker; ``force`` (no other target) admits past an open breaker, not past a quota.
+        ``also``: statistics commands (shared strategies) that ride on the same round trip."""
+        return self.gate.admit(target.provider.name, self.state(target, policy).breaker, force, also or ())
 
     def record_usage(self, target: Target, info: RouteInfo) -> None:
         """Count what a served call used against its provider (tpm, usage per day and month)."""
@@ -412,26 +419,42 @@ class Router:
         spec: RouteConfig | None = self.settings.config.routes.get(route) if route else None
         usable, skipped = capable(targets, params, operation, stream)
         ordered = [t for t, _ in usable]
+        also: list[Also] = []
         if spec is not None and spec.strategy != "fallback" and len(usable) > 1:
-            ordered = self._order(route or model, spec.strategy, usable, policy, stream)
+            ordered = self._order(route or model, spec.strategy, usable, policy, stream, also)
         overrides = {"total": timeout} if isinstance(timeout, (int, float)) else dict(timeout or {})
         plan = CallPlan(self, route or model, route, ordered, policy, skipped, overrides=overrides,
                         single=len(targets) == 1, stream=stream,
-                        hedge_after=spec.hedge_after if spec is not None else None)
+                        hedge_after=spec.hedge_after if spec is not None else None, also=also)
         self.emit("on_start", plan.info, model, operation, stream, params)
         return plan
 
     def _order(self, route: str, strategy: str, usable: list[tuple[Target, float]], policy: Policy,
-               stream: bool) -> list[Target]:
+               stream: bool, also: list[Also]) -> list[Target]:
+        """The strategy's order; with shared state, ``also`` gets the commands that keep its statistics
+        fleet-wide (sent with the call's first admission; see :mod:`llmswitch.state.spread`)."""
         rate = self.settings.config.cny_per_usd
-        candidates = [Candidate(t.key, w, self.state(t, policy).tracker(stream).value, _unit_price(t.info, rate))
-                      for t, w in usable]
+        trackers = [self.state(t, policy).tracker(stream) for t, _ in usable]
+        if strategy == "least_latency" and self.shared_state is not None:
+            also += [a for a in (t.also() for t in trackers if hasattr(t, "also")) if a is not None]
+        candidates = [Candidate(t.key, w, tracker.value, _unit_price(t.info, rate))
+                      for (t, w), tracker in zip(usable, trackers, strict=True)]
         rotation = None
         if strategy == "round_robin":
             with self._lock:
-                rotation = self._rotation.setdefault(route, RoundRobin())
+                rotation = self._rotation.get(route) or self._rotation.setdefault(route, self._new_rotation(route))
+        ordered = order_targets(strategy, candidates, rotation=rotation, rng=self.rng)
+        if rotation is not None and hasattr(rotation, "also"):
+            also += [a for a in (rotation.also(),) if a is not None]
         by_key = {t.key: t for t, _ in usable}
-        return [by_key[c.key] for c in order_targets(strategy, candidates, rotation=rotation, rng=self.rng)]
+        return [by_key[c.key] for c in ordered]
+
+    def _new_rotation(self, route: str) -> RoundRobin:
+        if self.shared_state is None:
+            return RoundRobin()
+        from .state.spread import SharedRotation
+
+        return SharedRotation(self.shared_state, route)
 
     # -- observability ---------------------------------------------------------------------------
     def emit(self, hook: str, *args: Any) -> None:
@@ -488,7 +511,7 @@ class CallPlan:
 
     def __init__(self, router: Router, name: str, route: str | None, targets: list[Target], policy: Policy,
                  skipped: list[errors.Attempt], *, overrides: Mapping[str, float | None], single: bool,
-                 stream: bool = False, hedge_after: float | None = None) -> None:
+                 stream: bool = False, hedge_after: float | None = None, also: list[Also] | None = None) -> None:
         self.router = router
         self.name = name
         self.route = route
@@ -513,6 +536,7 @@ class CallPlan:
         self._permit: Permit = ADMITTED  # the serving attempt's breaker admission
         self._ended = False
         self._closed = False  # on_end was emitted
+        self._also = also  # shared statistics commands, sent with the first admission
 
     # -- time ---------------------------------------------------------------------------------
     def remaining(self) -> float | None:
@@ -598,7 +622,8 @@ class CallPlan:
     def _admit_or_skip(self, target: Target) -> Permit | None:
         """The provider's quotas, then the breaker (a single-target call has nothing else to try, so
         an open breaker admits it anyway)."""
-        verdict = self.router.admit(target, self.policy, force=self.single)
+        also, self._also = self._also, None
+        verdict = self.router.admit(target, self.policy, force=self.single, also=also)
         if verdict.permit is not None:
             return verdict.permit
         if verdict.limit is not None:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
+from collections.abc import Sequence
 
 from ..policies import CircuitBreaker
 from .breaker import ACQUIRE_FN, NOW, SharedBreaker
 from .gate import ADMIT, Limits, LocalGate, Usage, Verdict, periods
-from .redis import FailOpen
+from .redis import Also, FailOpen
 
 __all__ = ["SharedGate"]
 
@@ -113,7 +114,7 @@ class SharedGate:
         self._member = f"{uuid.uuid4().hex[:16]}:"  # + a sequence number: unique rpm log members
         self._sequence = itertools.count()
 
-    def admit(self, provider: str, breaker: CircuitBreaker, force: bool) -> Verdict:
+    def admit(self, provider: str, breaker: CircuitBreaker, force: bool, also: Sequence[Also] = ()) -> Verdict:
         pending = self._take(provider)
 
         def local() -> Verdict:
@@ -121,16 +122,17 @@ class SharedGate:
                 self.local.record(provider, pending)
             return self.local.admit(provider, breaker, force)
 
-        return self.state.run(lambda: self._remote_admit(provider, breaker, force, pending), local)
+        return self.state.run(lambda: self._remote_admit(provider, breaker, force, pending, also), local)
 
-    def _remote_admit(self, provider: str, breaker: CircuitBreaker, force: bool, pending: Usage | None) -> Verdict:
+    def _remote_admit(self, provider: str, breaker: CircuitBreaker, force: bool, pending: Usage | None,
+                      also: Sequence[Also]) -> Verdict:
         assert isinstance(breaker, SharedBreaker)
         cfg = breaker.config
         clear = breaker.take_clear()
         verdict, wait_ms, gen = (int(x) for x in self._admit(
             [*self._provider_keys(provider), *breaker.wire_keys],
             [*self._count_args(provider, pending), f"{self._member}{next(self._sequence)}", int(cfg.enabled),
-             cfg.half_open_probes, int(cfg.cooldown * 1000), int(force), int(clear)]))
+             cfg.half_open_probes, int(cfg.cooldown * 1000), int(force), int(clear)], also))
         if verdict >= 4:
             return Verdict(None, "rpm" if verdict == 4 else "tpm", wait_ms / 1000)
         permit = breaker.admitted(verdict, wait_ms, gen)

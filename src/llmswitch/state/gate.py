@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..policies import ADMITTED, CircuitBreaker, Permit
@@ -111,8 +111,9 @@ class LocalGate:
         self._usage: dict[tuple[str, str], Usage] = {}  # (provider, window key) → totals
         self._lock = threading.Lock()
 
-    def admit(self, provider: str, breaker: CircuitBreaker, force: bool) -> Verdict:
-        """``force``: the call has no other target, so an open breaker admits it anyway."""
+    def admit(self, provider: str, breaker: CircuitBreaker, force: bool, also: Sequence[object] = ()) -> Verdict:
+        """``force``: the call has no other target, so an open breaker admits it anyway. (``also``:
+        shared statistics commands, which only :class:`~.admission.SharedGate` sends.)"""
         limits = self.limits.get(provider)
         if limits is not None and limits.tpm is not None:
             with self._lock:

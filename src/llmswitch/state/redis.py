@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
@@ -28,7 +29,7 @@ from redis.retry import Retry
 
 from .memory import State
 
-__all__ = ["FailOpen", "RedisState", "Script"]
+__all__ = ["Also", "FailOpen", "RedisState", "Script", "pack"]
 
 log = logging.getLogger("llmswitch.state")
 T = TypeVar("T")
@@ -153,13 +154,28 @@ class RedisState:
             await client.connection_pool.disconnect()
 
 
+def pack(*parts: bytes) -> bytes:
+    """One command in RESP, ready to write."""
+    return b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)])
+
+
+@dataclass(frozen=True, slots=True)
+class Also:
+    """A command written in the same round trip as a :class:`Script` call; ``then`` gets its reply
+    (not called when it failed: these are best-effort, like the statistics they carry)."""
+
+    command: bytes  # packed (see :func:`pack`)
+    then: Callable[[Any], None]
+
+
 class Script:
     """A Lua script sent as pre-encoded bytes on a connection :class:`RedisState` keeps checked out.
 
     This is the hot path (one call per routed attempt): redis-py's command layer (argument encoding,
     the pool's checks on every checkout) costs about as much as the loopback round trip itself, so
-    the request is packed here (RESP) and sent directly. Arguments go as one comma-joined string
-    (the script splits it). Errors propagate for :class:`FailOpen`; the connection is then dropped.
+    the request is packed here (RESP) and sent directly, with any :class:`Also` commands pipelined
+    behind it. Arguments go as one comma-joined string (the script splits it). Errors propagate for
+    :class:`FailOpen`; the connection is then dropped.
     """
 
     def __init__(self, state: RedisState, text: str) -> None:
@@ -167,28 +183,34 @@ class Script:
         self.text = text
         self.sha = hashlib.sha1(text.encode()).hexdigest().encode()
 
-    def __call__(self, keys: Sequence[bytes], args: Sequence[object]) -> Any:
-        parts = [b"EVALSHA", self.sha, str(len(keys)).encode(), *keys, ",".join(map(str, args)).encode()]
-        packed = b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)])
-        try:
-            return self._send(packed)
-        except NoScriptError:  # a restarted (or flushed) server: load it, once
+    def __call__(self, keys: Sequence[bytes], args: Sequence[object], also: Sequence[Also] = ()) -> Any:
+        packed = pack(b"EVALSHA", self.sha, str(len(keys)).encode(), *keys, ",".join(map(str, args)).encode())
+        replies = self._send([packed, *(a.command for a in also)])
+        for extra, reply in zip(also, replies[1:], strict=True):
+            if not isinstance(reply, Exception):
+                extra.then(reply)
+        if isinstance(replies[0], NoScriptError):  # a restarted (or flushed) server: load it, once
             self.state.sync.script_load(self.text)
-            return self._send(packed)
+            replies = self._send([packed])
+        if isinstance(replies[0], Exception):
+            raise replies[0]
+        return replies[0]
 
-    def _send(self, packed: bytes) -> Any:
+    def _send(self, commands: list[bytes]) -> list[Any]:
         connection = self.state._checkout()
         healthy = False
+        replies: list[Any] = []
         try:
-            connection.send_packed_command([packed], check_health=False)  # type: ignore[no-untyped-call]
-            reply = connection.read_response()
+            connection.send_packed_command([b"".join(commands)], check_health=False)  # type: ignore[no-untyped-call]
+            for _ in commands:
+                try:
+                    replies.append(connection.read_response())
+                except redis.ResponseError as exc:  # the server answered with an error: still in step
+                    replies.append(exc)
             healthy = True
-        except redis.ResponseError:
-            healthy = True  # the server answered with an error: the connection is in step
-            raise
         finally:
             self.state._checkin(connection, healthy)
-        return reply
+        return replies
 
 
 _FAILURES = (redis.RedisError, OSError, asyncio.TimeoutError)
