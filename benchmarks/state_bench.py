@@ -6,16 +6,24 @@ alternate call by call (so both see the same machine load, which drifts on a sha
 figure is the median over rounds of each round's p50. Starts its own redis-server (no persistence)
 on a free port.
 
+``--gateway``: ``llmswitch serve`` (one worker) with memory vs redis state, side by side, against
+benchmarks/upstream.py's nginx; wrk at 32 connections in flight (gateway_bench.py's harness), the
+contestants taking turns each round; requests/s medians and their ratio (the budget: redis ≥ 80%).
+
     python benchmarks/state_bench.py --rounds 5 --calls 300
+    python benchmarks/state_bench.py --gateway --rounds 5 --seconds 8
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import statistics
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import llmswitch
@@ -57,19 +65,58 @@ def side_by_side(configs: dict[str, dict[str, Any]], calls: int) -> dict[str, li
     return {name: sorted(lat) for name, lat in out.items()}
 
 
+def gateway(states: dict[str, dict[str, Any]], rounds: int, seconds: float) -> None:
+    """Gateway requests/s with each state backend (one worker each, 32 in flight)."""
+    import yaml
+    from gateway_bench import BODY, LUA, Served, ensure_wrk, wrk
+    from upstream import MODEL, Upstream
+
+    ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="llmswitch-statebench-"))
+    lua = work / "chat.lua"
+    lua.write_text(LUA.format(body=json.dumps(BODY)))
+    rps: dict[str, list[float]] = {name: [] for name in states}
+    with Upstream(kind="nginx") as up:
+        served = {}
+        try:
+            for name, state in states.items():
+                path = work / f"{name}.yaml"
+                path.write_text(yaml.safe_dump({
+                    "providers": {"up": {"type": "openai", "base_url": up.base_url(), "api_key": "upstream-key",
+                                         "rpm": 10**9, "tpm": 10**12}},
+                    "routes": {"chat": {"targets": [f"up/{MODEL}"]}}, "gateway": {"grace_period": 1},
+                    "state": state}))
+                served[name] = Served(path, work)
+                wrk(served[name].url + "/v1/chat/completions", lua, 8, 2)  # warm up
+            for r in range(rounds):
+                for name in (list(states) if r % 2 == 0 else list(states)[::-1]):
+                    rps[name].append(wrk(served[name].url + "/v1/chat/completions", lua, 32, seconds)["rps"])
+        finally:
+            for one in served.values():
+                one.stop()
+    for name, values in rps.items():
+        print(f"gateway {name:7s} {statistics.median(values):9.0f} req/s   (rounds: "
+              + " ".join(f"{v:.0f}" for v in values) + ")")
+    print(f"redis / memory: {statistics.median(rps['redis']) / statistics.median(rps['memory']):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--gateway", action="store_true", help="gateway requests/s instead of per-call latency")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per wrk measurement (--gateway)")
     args = parser.parse_args()
     port = free_port()
     redis = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
     time.sleep(0.3)
+    states = {"memory": {"backend": "memory"}, "redis": {"backend": "redis", "url": f"redis://127.0.0.1:{port}/0"}}
     try:
+        if args.gateway:
+            gateway(states, args.rounds, args.seconds)
+            return
         with MockServer({"a": "openai", "b": "openai"}) as server:
-            states = {"memory": {"backend": "memory"},
-                      "redis": {"backend": "redis", "url": f"redis://127.0.0.1:{port}/0"}}
             p50: dict[str, list[float]] = {k: [] for k in [*states, "added"]}
             p90: dict[str, list[float]] = {k: [] for k in [*states, "added"]}
             for _ in range(args.rounds):

@@ -112,9 +112,8 @@ def test_usage_per_provider_is_counted_across_replicas(redis_server: RedisServer
     with llmswitch.OpenAI(config=cfg) as first, llmswitch.OpenAI(config=cfg) as second:
         infos = [llmswitch.route_info(c.chat.completions.create(model="chat", messages=MESSAGES))  # type: ignore[arg-type]
                  for c in (first, second, second)]
-        usage = first.router.usage("a")  # its own call (written now) and the second's first (carried by its
-        assert usage["day"].calls == 2  # second admission); the second's last call is still pending there
-        second.close()  # closing writes what is pending
+        assert first.router.usage("a")["day"].calls < 3  # the second's usage is still pending there ...
+        second.close()  # ... until it is carried by an admission (at most every second) or written at close
         usage = first.router.usage("a")
     tokens = sum(i.usage["total_tokens"] for i in infos if i is not None and i.usage is not None)
     cost = sum(i.cost_usd for i in infos if i is not None and i.cost_usd is not None)

@@ -6,17 +6,20 @@ counters *and* the breakers of the provider's models, so one script may touch th
 Redis Cluster still spreads providers over slots. (Tagging breakers per target would put a target's
 breaker and its provider's quota in different slots, which no single script may touch.)
 
-What is not written on the happy path: a success while the breaker is closed (it only clears the
-failure log: the next admission or failure report does that) and a call's usage (tokens, spend:
-carried by the provider's next admission, or written by :meth:`SharedGate.flush` at close or when
-read). So a served call costs one round trip; failures and probe outcomes are written at once
-(:class:`~.breaker.SharedBreaker`), because the fleet's breaker depends on them.
+What is not written on its own: a success while the breaker is closed (it only clears the failure
+log: the next admission or failure report does that), a call's tokens for the tpm bucket (taken by
+the provider's next admission from this process) and its usage counters (calls, tokens, spend: carried
+by the provider's next admission at most every ``FLUSH_EVERY`` seconds, and written by
+:meth:`SharedGate.flush` at close and before :meth:`SharedGate.usage` reads). So a served call costs
+one round trip; failures and probe outcomes are written at once (:class:`~.breaker.SharedBreaker`),
+because the fleet's breaker depends on them.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -28,9 +31,11 @@ from .redis import Also, FailOpen
 __all__ = ["SharedGate"]
 
 _DAY_MS = 86_400_000
+FLUSH_EVERY = 1.0  # seconds: a provider's usage counters are written at most this often per process
 
 # KEYS: 1 rpm log, 2 tpm bucket, 3 usage of the day, 4 usage of the month
-# A (ARGV[1] split at commas): 1 rpm, 2 tpm, 3 calls, 4 tokens, 5 usd, 6 cny, 7 day counters kept until (ms), 8 month's
+# A (ARGV[1] split at commas): 1 rpm, 2 tpm, 3 calls, 4 tokens, 5 usd, 6 cny, 7 day counters kept until (ms),
+# 8 month's, 9 tokens to take from the tpm bucket
 _COUNT = NOW + """
 local A = {}
 for v in string.gmatch(ARGV[1], '[^,]+') do A[#A + 1] = v end
@@ -57,11 +62,11 @@ end
 """
 
 # _COUNT's keys and arguments, then KEYS: 5 breaker hash, 6 failure log
-# A: 9 member, 10 breaker on, 11 half_open_probes, 12 cooldown_ms, 13 force, 14 clear failures
+# A: 10 member, 11 breaker on, 12 half_open_probes, 13 cooldown_ms, 14 force, 15 clear failures
 # → {verdict, wait_ms, gen}: 0 circuit open, 1 admitted, 2 probe, 3 forced, 4 rpm refused, 5 tpm refused
 _ADMIT = _COUNT + ACQUIRE_FN + """
 if tpm > 0 then
-  local level = bucket(tokens)
+  local level = bucket(tonumber(A[9]))
   if level < 1 then return {5, math.ceil((1 - level) * 60000 / tpm), 0} end
 end
 if rpm > 0 then
@@ -72,16 +77,16 @@ if rpm > 0 then
   end
 end
 local verdict = {1, 0, 0}
-if A[10] == '1' then
-  if A[14] == '1' and redis.call('HEXISTS', KEYS[5], 'until') == 0 then redis.call('DEL', KEYS[6]) end
-  verdict = acquire(KEYS[5], tonumber(A[11]), tonumber(A[12]))
+if A[11] == '1' then
+  if A[15] == '1' and redis.call('HEXISTS', KEYS[5], 'until') == 0 then redis.call('DEL', KEYS[6]) end
+  verdict = acquire(KEYS[5], tonumber(A[12]), tonumber(A[13]))
   if verdict[1] == 0 then
-    if A[13] ~= '1' then return verdict end
+    if A[14] ~= '1' then return verdict end
     verdict[1] = 3
   end
 end
 if rpm > 0 then
-  redis.call('ZADD', KEYS[1], now, A[9])
+  redis.call('ZADD', KEYS[1], now, A[10])
   redis.call('PEXPIRE', KEYS[1], 60000)
 end
 return verdict
@@ -89,7 +94,7 @@ return verdict
 
 # _COUNT, then the totals: {day calls, tokens, usd, cny, month calls, tokens, usd, cny}
 _USAGE = _COUNT + """
-if tpm > 0 and tokens > 0 then bucket(tokens) end
+if tpm > 0 and A[9] ~= '0' then bucket(tonumber(A[9])) end
 local out = {}
 for i = 3, 4 do
   local h = redis.call('HMGET', KEYS[i], 'calls', 'tokens', 'cost_usd', 'cost_cny')
@@ -109,29 +114,36 @@ class SharedGate:
         self._admit = state.remote.script(_ADMIT)
         self._usage = state.remote.script(_USAGE)
         self._pending: dict[str, Usage] = {}  # provider → usage not written yet
+        self._debts: dict[str, int] = {}  # provider → tokens not yet taken from its tpm bucket
+        self._due: dict[str, float] = {}  # provider → when its pending usage is written next
         self._keys: dict[str, tuple[str, list[bytes]]] = {}  # provider → (day, its keys that day)
         self._lock = threading.Lock()
         self._member = f"{uuid.uuid4().hex[:16]}:"  # + a sequence number: unique rpm log members
         self._sequence = itertools.count()
 
     def admit(self, provider: str, breaker: CircuitBreaker, force: bool, also: Sequence[Also] = ()) -> Verdict:
-        pending = self._take(provider)
+        now = time.monotonic()
+        pending = None
+        if now >= self._due.get(provider, 0.0):
+            self._due[provider] = now + FLUSH_EVERY
+            pending = self._take(provider)
+        debt = self._take_debt(provider)
 
         def local() -> Verdict:
             if pending is not None:
                 self.local.record(provider, pending)
             return self.local.admit(provider, breaker, force)
 
-        return self.state.run(lambda: self._remote_admit(provider, breaker, force, pending, also), local)
+        return self.state.run(lambda: self._remote_admit(provider, breaker, force, pending, debt, also), local)
 
-    def _remote_admit(self, provider: str, breaker: CircuitBreaker, force: bool, pending: Usage | None,
+    def _remote_admit(self, provider: str, breaker: CircuitBreaker, force: bool, pending: Usage | None, debt: int,
                       also: Sequence[Also]) -> Verdict:
         assert isinstance(breaker, SharedBreaker)
         cfg = breaker.config
         clear = breaker.take_clear()
         verdict, wait_ms, gen = (int(x) for x in self._admit(
             [*self._provider_keys(provider), *breaker.wire_keys],
-            [*self._count_args(provider, pending), f"{self._member}{next(self._sequence)}", int(cfg.enabled),
+            [*self._count_args(provider, pending, debt), f"{self._member}{next(self._sequence)}", int(cfg.enabled),
              cfg.half_open_probes, int(cfg.cooldown * 1000), int(force), int(clear)], also))
         if verdict >= 4:
             return Verdict(None, "rpm" if verdict == 4 else "tpm", wait_ms / 1000)
@@ -147,13 +159,18 @@ class SharedGate:
             return
         with self._lock:
             self._pending.setdefault(provider, Usage()).add(used)
+            limits = self.limits.get(provider)
+            if limits is not None and limits.tpm is not None and used.tokens:
+                self._debts[provider] = self._debts.get(provider, 0) + used.tokens
 
     def usage(self, provider: str) -> dict[str, Usage]:
         """The fleet's totals for ``provider`` this UTC day and month (this process's own during an outage)."""
         pending = self._take(provider)
+        debt = self._take_debt(provider)
 
         def remote() -> dict[str, Usage]:
-            raw = [float(x) for x in self._usage(self._provider_keys(provider), self._count_args(provider, pending))]
+            raw = [float(x) for x in self._usage(self._provider_keys(provider),
+                                                 self._count_args(provider, pending, debt))]
             return {name: Usage(int(raw[i]), int(raw[i + 1]), raw[i + 2], raw[i + 3])
                     for name, i in (("day", 0), ("month", 4))}
 
@@ -175,6 +192,12 @@ class SharedGate:
         with self._lock:
             return self._pending.pop(provider, None)
 
+    def _take_debt(self, provider: str) -> int:
+        if provider not in self._debts:
+            return 0
+        with self._lock:
+            return self._debts.pop(provider, 0)
+
     def _provider_keys(self, provider: str) -> list[bytes]:
         day, month = periods(self.local.clock())
         found = self._keys.get(provider)
@@ -186,12 +209,12 @@ class SharedGate:
         self._keys[provider] = (day.key, keys)
         return keys
 
-    def _count_args(self, provider: str, pending: Usage | None) -> list[object]:
+    def _count_args(self, provider: str, pending: Usage | None, debt: int) -> list[object]:
         limits = self.limits.get(provider) or Limits()
         used = pending or Usage()
         day, month = periods(self.local.clock())
         return [limits.rpm or 0, limits.tpm or 0, used.calls, used.tokens, _decimal(used.cost_usd),
-                _decimal(used.cost_cny), int(day.ends * 1000) + _DAY_MS, int(month.ends * 1000) + _DAY_MS]
+                _decimal(used.cost_cny), int(day.ends * 1000) + _DAY_MS, int(month.ends * 1000) + _DAY_MS, debt]
 
 
 def _decimal(amount: float) -> str:
