@@ -268,6 +268,8 @@ class AsyncEngine:
             return await self._drive_hedged(plan, attempt, stream)
         clock = self.router.clock
         while True:
+            if plan.prefetch:  # shared state: admit on the loop, not in next_step's blocking call
+                await plan.aprepare()
             step = plan.next_step()
             if isinstance(step, Fail):
                 raise step.error
@@ -317,4 +319,4 @@ class AsyncEngine:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
-        self.router.close()
+        await self.router.aclose()

@@ -75,12 +75,13 @@ from .policies import (
     order_targets,
     retry_wait,
 )
+from .state.gate import LocalGate
 from .telemetry import hooks_for
 
 if TYPE_CHECKING:
     from .responses import ResponseStore
     from .state.admission import SharedGate
-    from .state.gate import LocalGate, Usage, Verdict
+    from .state.gate import Usage, Verdict
     from .state.redis import Also, FailOpen
 from .transport import Deadline, abort
 
@@ -238,7 +239,7 @@ def _shared_state(settings: Settings) -> FailOpen | None:
 
 def _gate(settings: Settings, shared: FailOpen | None) -> LocalGate | SharedGate:
     """Where attempts are admitted (provider quotas, breakers) and usage is counted."""
-    from .state.gate import Limits, LocalGate
+    from .state.gate import Limits
 
     limits = {name: Limits(p.rpm, p.tpm) for name, p in settings.config.providers.items() if p.rpm or p.tpm}
     local = LocalGate(limits)
@@ -358,6 +359,14 @@ class Router:
         ``also``: statistics commands (shared strategies) that ride on the same round trip."""
         return self.gate.admit(target.provider.name, self.state(target, policy).breaker, force, also or ())
 
+    async def aadmit(self, target: Target, policy: Policy, *, force: bool, also: list[Also] | None = None) -> Verdict:
+        """:meth:`admit` without blocking the event loop (shared state: redis-py's asyncio client)."""
+        gate = self.gate
+        breaker = self.state(target, policy).breaker
+        if isinstance(gate, LocalGate):
+            return gate.admit(target.provider.name, breaker, force)
+        return await gate.aadmit(target.provider.name, breaker, force, also or ())
+
     def record_usage(self, target: Target, info: RouteInfo) -> None:
         """Count what a served call used against its provider (tpm, usage per day and month)."""
         from .state.gate import Usage
@@ -390,6 +399,12 @@ class Router:
         if self.shared_state is not None:
             self.gate.flush()
             self.shared_state.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, and the running event loop's asyncio connections too."""
+        if self.shared_state is not None:
+            await self.shared_state.aclose()
+        self.close()
 
     def breaker(self, target: str, route: str | None = None) -> CircuitBreaker:
         """The breaker of ``'provider/model'`` as ``route`` configures it (for inspection and tests)."""
@@ -537,6 +552,9 @@ class CallPlan:
         self._ended = False
         self._closed = False  # on_end was emitted
         self._also = also  # shared statistics commands, sent with the first admission
+        # async drivers admit on the event loop first (see aprepare) when admission does I/O
+        self.prefetch = router.shared_state is not None
+        self._ready: tuple[Target, Verdict] | None = None
 
     # -- time ---------------------------------------------------------------------------------
     def remaining(self) -> float | None:
@@ -619,11 +637,40 @@ class CallPlan:
                 return target, permit
         return None
 
+    async def aprepare(self) -> None:
+        """For async drivers, before :meth:`next_step`: admit the target it is about to try on the
+        event loop, so the shared state's round trip does not block the loop. The verdict is the
+        one ``next_step`` then uses (a verdict it does not use gives its probe slot back)."""
+        target = self._upcoming()
+        if target is None or self._ready is not None:
+            return
+        also, self._also = self._also, None
+        self._ready = (target, await self.router.aadmit(target, self.policy, force=self.single, also=also))
+
+    def _upcoming(self) -> Target | None:
+        """The target next_step would admit now, if any (no deadline, sleep or failure first)."""
+        left = self.remaining()
+        if self._failed is not None or (left is not None and left <= 0):
+            return None
+        if self._retries:
+            retry = self._retries[0]
+            return retry.target if retry.slept or retry.wait <= 0 else None
+        for target in self.targets[self._next:]:
+            if not self._excluded(target):
+                return target
+        return None
+
     def _admit_or_skip(self, target: Target) -> Permit | None:
         """The provider's quotas, then the breaker (a single-target call has nothing else to try, so
         an open breaker admits it anyway)."""
-        also, self._also = self._also, None
-        verdict = self.router.admit(target, self.policy, force=self.single, also=also)
+        ready, self._ready = self._ready, None
+        if ready is not None and ready[0] is target:
+            verdict = ready[1]
+        else:
+            if ready is not None and ready[1].permit is not None:  # admitted for a try that did not come
+                self.router.state(ready[0], self.policy).breaker.release(ready[1].permit)
+            also, self._also = self._also, None
+            verdict = self.router.admit(target, self.policy, force=self.single, also=also)
         if verdict.permit is not None:
             return verdict.permit
         if verdict.limit is not None:

@@ -3,6 +3,7 @@ closed is written with the next admission (it still clears the failure count).""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -180,3 +181,19 @@ def test_local_gate_refuses_rpm_without_taking_a_probe() -> None:
     verdict = gate.admit("a", breaker, False)  # half-open: a probe slot, but the rpm is spent
     assert (verdict.permit, verdict.limit) == (None, "rpm") and 0 < verdict.wait <= 60
     assert breaker.acquire() is not None  # the probe slot was given back
+
+
+def test_async_calls_admit_on_the_event_loop_exactly(redis_server: RedisServer, server: MockServer) -> None:
+    cfg = config(server, redis_state(redis_server), rpm=100)
+
+    async def run() -> list[str | None]:
+        async with llmswitch.AsyncOpenAI(config=cfg) as client:
+            responses = await asyncio.gather(*(client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+                                               for _ in range(300)))
+            shared = client.router.shared_state
+            assert shared is not None and shared.remote._idle == []  # the sync client never ran
+            return [llmswitch.route_info(r).provider for r in responses]  # type: ignore[union-attr]
+
+    providers = asyncio.run(run())
+    assert providers.count("a") == 100 == len(server.mount("a").requests)
+    assert providers.count("b") == 200

@@ -22,6 +22,8 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..policies import CircuitBreaker
 from .breaker import ACQUIRE_FN, NOW, SharedBreaker
@@ -104,6 +106,27 @@ return out
 """
 
 
+@dataclass(slots=True)
+class _Request:
+    """One admission's script arguments, and what its reply (or Redis's failure) means."""
+
+    gate: SharedGate
+    provider: str
+    breaker: SharedBreaker
+    force: bool
+    pending: Usage | None
+    keys: list[bytes]
+    args: list[object]
+
+    def verdict(self, reply: Any) -> Verdict:
+        return self.gate._verdict(self.breaker, reply)
+
+    def local(self) -> Verdict:
+        if self.pending is not None:
+            self.gate.local.record(self.provider, self.pending)
+        return self.gate.local.admit(self.provider, self.breaker, self.force)
+
+
 class SharedGate:
     """The gate of :mod:`.gate`, fleet-wide; while Redis is out, this process's :class:`LocalGate`."""
 
@@ -122,29 +145,37 @@ class SharedGate:
         self._sequence = itertools.count()
 
     def admit(self, provider: str, breaker: CircuitBreaker, force: bool, also: Sequence[Also] = ()) -> Verdict:
+        request = self._request(provider, breaker, force)
+        return self.state.run(lambda: request.verdict(self._admit(request.keys, request.args, also)), request.local)
+
+    async def aadmit(self, provider: str, breaker: CircuitBreaker, force: bool, also: Sequence[Also] = ()) -> Verdict:
+        """:meth:`admit` on the running event loop's asyncio connections (the same script and verdict)."""
+        request = self._request(provider, breaker, force)
+
+        async def remote() -> Verdict:
+            return request.verdict(await self._admit.acall(request.keys, request.args, also))
+
+        async def local() -> Verdict:
+            return request.local()
+
+        return await self.state.arun(remote, local)
+
+    def _request(self, provider: str, breaker: CircuitBreaker, force: bool) -> _Request:
+        assert isinstance(breaker, SharedBreaker)
         now = time.monotonic()
         pending = None
         if now >= self._due.get(provider, 0.0):
             self._due[provider] = now + FLUSH_EVERY
             pending = self._take(provider)
         debt = self._take_debt(provider)
-
-        def local() -> Verdict:
-            if pending is not None:
-                self.local.record(provider, pending)
-            return self.local.admit(provider, breaker, force)
-
-        return self.state.run(lambda: self._remote_admit(provider, breaker, force, pending, debt, also), local)
-
-    def _remote_admit(self, provider: str, breaker: CircuitBreaker, force: bool, pending: Usage | None, debt: int,
-                      also: Sequence[Also]) -> Verdict:
-        assert isinstance(breaker, SharedBreaker)
         cfg = breaker.config
-        clear = breaker.take_clear()
-        verdict, wait_ms, gen = (int(x) for x in self._admit(
-            [*self._provider_keys(provider), *breaker.wire_keys],
-            [*self._count_args(provider, pending, debt), f"{self._member}{next(self._sequence)}", int(cfg.enabled),
-             cfg.half_open_probes, int(cfg.cooldown * 1000), int(force), int(clear)], also))
+        args = [*self._count_args(provider, pending, debt), f"{self._member}{next(self._sequence)}", int(cfg.enabled),
+                cfg.half_open_probes, int(cfg.cooldown * 1000), int(force), int(breaker.take_clear())]
+        return _Request(self, provider, breaker, force, pending, [*self._provider_keys(provider), *breaker.wire_keys],
+                        args)
+
+    def _verdict(self, breaker: SharedBreaker, reply: Any) -> Verdict:
+        verdict, wait_ms, gen = (int(x) for x in reply)
         if verdict >= 4:
             return Verdict(None, "rpm" if verdict == 4 else "tpm", wait_ms / 1000)
         permit = breaker.admitted(verdict, wait_ms, gen)

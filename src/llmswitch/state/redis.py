@@ -9,6 +9,7 @@ round trip); time inside scripts is Redis's ``TIME``, so replicas with skewed cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
+from redis.asyncio.connection import Connection as AsyncConnection
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.connection import Connection
@@ -75,6 +77,7 @@ class RedisState:
         self._admit = self.sync.register_script(_ADMIT)
 
         self._idle: list[Connection] = []  # connections kept out of the pool for :class:`Script`
+        self._async_idle: dict[Any, list[AsyncConnection]] = {}  # the same per event loop's pool
         self._pid = os.getpid()
 
     def key(self, key: str) -> str:
@@ -107,6 +110,14 @@ class RedisState:
             pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **self._options)
             client = self._async[loop] = redis.asyncio.Redis(connection_pool=pool, retry=AsyncRetry(NoBackoff(), 0))
         return client
+
+    def _aidle(self) -> tuple[list[AsyncConnection], redis.asyncio.BlockingConnectionPool]:
+        """The running loop's connections kept out of its pool for :class:`Script`, and the pool."""
+        pool = self._aclient().connection_pool
+        idle = self._async_idle.get(pool)
+        if idle is None:
+            idle = self._async_idle[pool] = []
+        return idle, pool  # type: ignore[return-value]
 
     def add(self, key: str, amount: float, expires_at: float) -> float:
         return float(self._add(keys=[self.key(key)], args=[amount, int(expires_at * 1000)]))
@@ -150,6 +161,8 @@ class RedisState:
         """Close the asyncio client of the running loop (call from each loop that used this state)."""
         client = self._async.pop(asyncio.get_running_loop(), None)
         if client is not None:
+            for connection in self._async_idle.pop(client.connection_pool, []):
+                await client.connection_pool.release(connection)
             await client.aclose()
             await client.connection_pool.disconnect()
 
@@ -183,18 +196,56 @@ class Script:
         self.text = text
         self.sha = hashlib.sha1(text.encode()).hexdigest().encode()
 
-    def __call__(self, keys: Sequence[bytes], args: Sequence[object], also: Sequence[Also] = ()) -> Any:
-        packed = pack(b"EVALSHA", self.sha, str(len(keys)).encode(), *keys, ",".join(map(str, args)).encode())
-        replies = self._send([packed, *(a.command for a in also)])
+    def _packed(self, keys: Sequence[bytes], args: Sequence[object]) -> bytes:
+        return pack(b"EVALSHA", self.sha, str(len(keys)).encode(), *keys, ",".join(map(str, args)).encode())
+
+    @staticmethod
+    def _answer(replies: list[Any], also: Sequence[Also]) -> Any:
         for extra, reply in zip(also, replies[1:], strict=True):
             if not isinstance(reply, Exception):
                 extra.then(reply)
-        if isinstance(replies[0], NoScriptError):  # a restarted (or flushed) server: load it, once
-            self.state.sync.script_load(self.text)
-            replies = self._send([packed])
         if isinstance(replies[0], Exception):
             raise replies[0]
         return replies[0]
+
+    def __call__(self, keys: Sequence[bytes], args: Sequence[object], also: Sequence[Also] = ()) -> Any:
+        packed = self._packed(keys, args)
+        replies = self._send([packed, *(a.command for a in also)])
+        if isinstance(replies[0], NoScriptError):  # a restarted (or flushed) server: load it, once
+            self.state.sync.script_load(self.text)
+            replies[0] = self._send([packed])[0]
+        return self._answer(replies, also)
+
+    async def acall(self, keys: Sequence[bytes], args: Sequence[object], also: Sequence[Also] = ()) -> Any:
+        """The same on the running loop's asyncio connections (bound by :class:`FailOpen`'s timeout)."""
+        packed = self._packed(keys, args)
+        replies = await self._asend([packed, *(a.command for a in also)])
+        if isinstance(replies[0], NoScriptError):
+            await self.state._aclient().script_load(self.text)
+            replies[0] = (await self._asend([packed]))[0]
+        return self._answer(replies, also)
+
+    async def _asend(self, commands: list[bytes]) -> list[Any]:
+        idle, pool = self.state._aidle()
+        connection = idle.pop() if idle else await pool.get_connection()  # type: ignore[no-untyped-call]
+        healthy = False
+        replies: list[Any] = []
+        try:
+            await connection.send_packed_command([b"".join(commands)], check_health=False)
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except redis.ResponseError as exc:
+                    replies.append(exc)
+            healthy = True
+        finally:
+            if healthy:
+                idle.append(connection)
+            else:  # cancelled (timeout) or failed mid-reply: never reuse the socket
+                with contextlib.suppress(Exception):
+                    await connection.disconnect()
+                await pool.release(connection)
+        return replies
 
     def _send(self, commands: list[bytes]) -> list[Any]:
         connection = self.state._checkout()
@@ -277,7 +328,8 @@ class FailOpen:
         self._answered()
         return value
 
-    async def _arun(self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+    async def arun(self, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+        """:meth:`run` on the event loop; the whole round trip (connecting included) within ``timeout``."""
         if self._skip():
             self._count_fallback()
             return await local()
@@ -311,14 +363,14 @@ class FailOpen:
         return self.run(lambda: self.remote.delete(key), lambda: self.local.delete(key))
 
     async def aadd(self, key: str, amount: float, expires_at: float) -> float:
-        return await self._arun(lambda: self.remote.aadd(key, amount, expires_at),
+        return await self.arun(lambda: self.remote.aadd(key, amount, expires_at),
                                 lambda: self.local.aadd(key, amount, expires_at))
 
     async def aget(self, key: str) -> float:
-        return await self._arun(lambda: self.remote.aget(key), lambda: self.local.aget(key))
+        return await self.arun(lambda: self.remote.aget(key), lambda: self.local.aget(key))
 
     async def aadmit(self, key: str, limit: int, window: float) -> float | None:
-        return await self._arun(lambda: self.remote.aadmit(key, limit, window),
+        return await self.arun(lambda: self.remote.aadmit(key, limit, window),
                                 lambda: self.local.aadmit(key, limit, window))
 
     def close(self) -> None:
