@@ -554,7 +554,7 @@ class CallPlan:
         self._also = also  # shared statistics commands, sent with the first admission
         # async drivers admit on the event loop first (see aprepare) when admission does I/O
         self.prefetch = router.shared_state is not None
-        self._ready: tuple[Target, Verdict] | None = None
+        self._ready: dict[str, Verdict] = {}  # target key → its admission, made by aprepare
 
     # -- time ---------------------------------------------------------------------------------
     def remaining(self) -> float | None:
@@ -638,37 +638,40 @@ class CallPlan:
         return None
 
     async def aprepare(self) -> None:
-        """For async drivers, before :meth:`next_step`: admit the target it is about to try on the
-        event loop, so the shared state's round trip does not block the loop. The verdict is the
-        one ``next_step`` then uses (a verdict it does not use gives its probe slot back)."""
-        target = self._upcoming()
-        if target is None or self._ready is not None:
-            return
-        also, self._also = self._also, None
-        self._ready = (target, await self.router.aadmit(target, self.policy, force=self.single, also=also))
+        """For async drivers, before :meth:`next_step`: admit the targets it is about to try on the
+        event loop (until one is admitted), so shared state's round trips do not block the loop.
+        ``next_step`` then uses these verdicts; one it does not use gives its probe slot back."""
+        self._drop_ready()
+        for target in self._upcoming():
+            also, self._also = self._also, None
+            verdict = self._ready[target.key] = await self.router.aadmit(target, self.policy, force=self.single,
+                                                                         also=also)
+            if verdict.permit is not None:
+                return
 
-    def _upcoming(self) -> Target | None:
-        """The target next_step would admit now, if any (no deadline, sleep or failure first)."""
+    def _upcoming(self) -> list[Target]:
+        """The targets next_step would admit now, in order (none when a deadline, a sleep or a
+        failure comes first; only the first when it is a retry)."""
         left = self.remaining()
         if self._failed is not None or (left is not None and left <= 0):
-            return None
+            return []
         if self._retries:
             retry = self._retries[0]
-            return retry.target if retry.slept or retry.wait <= 0 else None
-        for target in self.targets[self._next:]:
-            if not self._excluded(target):
-                return target
-        return None
+            return [retry.target] if retry.slept or retry.wait <= 0 else []
+        return [t for t in self.targets[self._next:] if not self._excluded(t)]
+
+    def _drop_ready(self) -> None:
+        for key, verdict in self._ready.items():
+            if verdict.permit is not None:  # admitted for a try that did not come
+                provider, _, model = key.partition("/")
+                self.router.state(self.router.target(provider, model), self.policy).breaker.release(verdict.permit)
+        self._ready.clear()
 
     def _admit_or_skip(self, target: Target) -> Permit | None:
         """The provider's quotas, then the breaker (a single-target call has nothing else to try, so
         an open breaker admits it anyway)."""
-        ready, self._ready = self._ready, None
-        if ready is not None and ready[0] is target:
-            verdict = ready[1]
-        else:
-            if ready is not None and ready[1].permit is not None:  # admitted for a try that did not come
-                self.router.state(ready[0], self.policy).breaker.release(ready[1].permit)
+        verdict = self._ready.pop(target.key, None) if self._ready else None
+        if verdict is None:
             also, self._also = self._also, None
             verdict = self.router.admit(target, self.policy, force=self.single, also=also)
         if verdict.permit is not None:

@@ -22,10 +22,8 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
-from redis.asyncio.connection import Connection as AsyncConnection
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.connection import Connection
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
@@ -76,8 +74,8 @@ class RedisState:
         self._add = self.sync.register_script(_ADD)
         self._admit = self.sync.register_script(_ADMIT)
 
-        self._idle: list[Connection] = []  # connections kept out of the pool for :class:`Script`
-        self._async_idle: dict[Any, list[AsyncConnection]] = {}  # the same per event loop's pool
+        self.kept = self._keep()  # connections :class:`Script` keeps for itself
+        self._async_kept: dict[asyncio.AbstractEventLoop, Kept] = {}  # the same per event loop
         self._pid = os.getpid()
 
     def key(self, key: str) -> str:
@@ -87,21 +85,14 @@ class RedisState:
     def script(self, text: str) -> Script:
         return Script(self, text)
 
-    def _checkout(self) -> Connection:
-        if self._pid != os.getpid():  # a forked child must not share its parent's sockets
-            self._idle, self._pid = [], os.getpid()
-        try:
-            return self._idle.pop()
-        except IndexError:  # all busy: one more from the pool (it waits up to ``timeout`` when full)
-            connection: Connection = self.sync.connection_pool.get_connection()
-            return connection
+    def _keep(self, pool: Any = None) -> Kept:
+        pool = pool or self.sync.connection_pool
+        return Kept(lambda: pool.connection_class(**pool.connection_kwargs), pool, pool.max_connections)
 
-    def _checkin(self, connection: Connection, healthy: bool) -> None:
-        if healthy:
-            self._idle.append(connection)
-        else:  # a reply may still be on its way: never reuse the socket
-            connection.disconnect()  # type: ignore[no-untyped-call]
-            self.sync.connection_pool.release(connection)
+    def _sync_kept(self) -> Kept:
+        if self._pid != os.getpid():  # a forked child must not share its parent's sockets
+            self.kept, self._pid = self._keep(), os.getpid()
+        return self.kept
 
     def _aclient(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
@@ -111,13 +102,12 @@ class RedisState:
             client = self._async[loop] = redis.asyncio.Redis(connection_pool=pool, retry=AsyncRetry(NoBackoff(), 0))
         return client
 
-    def _aidle(self) -> tuple[list[AsyncConnection], redis.asyncio.BlockingConnectionPool]:
-        """The running loop's connections kept out of its pool for :class:`Script`, and the pool."""
-        pool = self._aclient().connection_pool
-        idle = self._async_idle.get(pool)
-        if idle is None:
-            idle = self._async_idle[pool] = []
-        return idle, pool  # type: ignore[return-value]
+    def _loop_kept(self) -> Kept:
+        loop = asyncio.get_running_loop()
+        kept = self._async_kept.get(loop)
+        if kept is None:
+            kept = self._async_kept[loop] = self._keep(self._aclient().connection_pool)
+        return kept
 
     def add(self, key: str, amount: float, expires_at: float) -> float:
         return float(self._add(keys=[self.key(key)], args=[amount, int(expires_at * 1000)]))
@@ -152,8 +142,8 @@ class RedisState:
         return None if wait < 0 else wait / 1000
 
     def close(self) -> None:
-        while self._idle:
-            self.sync.connection_pool.release(self._idle.pop())
+        while self.kept.idle:
+            self.kept.idle.pop().disconnect()
         self.sync.close()
         self.sync.connection_pool.disconnect()  # a pool handed to the client is not closed with it
 
@@ -161,10 +151,37 @@ class RedisState:
         """Close the asyncio client of the running loop (call from each loop that used this state)."""
         client = self._async.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            for connection in self._async_idle.pop(client.connection_pool, []):
-                await client.connection_pool.release(connection)
+            kept = self._async_kept.pop(asyncio.get_running_loop(), None)
+            for connection in kept.idle if kept is not None else []:
+                await connection.disconnect()
             await client.aclose()
             await client.connection_pool.disconnect()
+
+
+class Kept:
+    """Connections :class:`Script` keeps out of the pool (up to ``limit``), skipping the pool's
+    per-checkout work. Past ``limit`` it borrows from the pool and gives back at once, so no caller
+    waits on the pool for a connection idling here. (A disconnected one reconnects on next use.)"""
+
+    def __init__(self, make: Callable[[], Any], pool: Any, limit: int) -> None:
+        self.make = make
+        self.pool = pool
+        self.limit = limit
+        self.idle: list[Any] = []
+        self._made = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        """A kept connection, or None when ``limit`` are in use (then borrow from the pool)."""
+        try:
+            return self.idle.pop()
+        except IndexError:
+            pass
+        with self._lock:
+            if self._made >= self.limit:
+                return None
+            self._made += 1
+        return self.make()
 
 
 def pack(*parts: bytes) -> bytes:
@@ -226,8 +243,11 @@ class Script:
         return self._answer(replies, also)
 
     async def _asend(self, commands: list[bytes]) -> list[Any]:
-        idle, pool = self.state._aidle()
-        connection = idle.pop() if idle else await pool.get_connection()  # type: ignore[no-untyped-call]
+        kept = self.state._loop_kept()
+        connection = kept.take()
+        own = connection is not None
+        if connection is None:
+            connection = await kept.pool.get_connection()
         healthy = False
         replies: list[Any] = []
         try:
@@ -239,20 +259,25 @@ class Script:
                     replies.append(exc)
             healthy = True
         finally:
-            if healthy:
-                idle.append(connection)
-            else:  # cancelled (timeout) or failed mid-reply: never reuse the socket
+            if not healthy:  # cancelled (timeout) or failed mid-reply: never reuse the socket
                 with contextlib.suppress(Exception):
                     await connection.disconnect()
-                await pool.release(connection)
+            if own:
+                kept.idle.append(connection)
+            else:
+                await kept.pool.release(connection)
         return replies
 
     def _send(self, commands: list[bytes]) -> list[Any]:
-        connection = self.state._checkout()
+        kept = self.state._sync_kept()
+        connection = kept.take()
+        own = connection is not None
+        if connection is None:
+            connection = kept.pool.get_connection()  # it waits up to ``timeout`` when all are busy
         healthy = False
         replies: list[Any] = []
         try:
-            connection.send_packed_command([b"".join(commands)], check_health=False)  # type: ignore[no-untyped-call]
+            connection.send_packed_command([b"".join(commands)], check_health=False)
             for _ in commands:
                 try:
                     replies.append(connection.read_response())
@@ -260,7 +285,12 @@ class Script:
                     replies.append(exc)
             healthy = True
         finally:
-            self.state._checkin(connection, healthy)
+            if not healthy:  # a reply may still be on its way: never reuse the socket
+                connection.disconnect()
+            if own:
+                kept.idle.append(connection)
+            else:
+                kept.pool.release(connection)
         return replies
 
 
