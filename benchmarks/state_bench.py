@@ -76,6 +76,7 @@ def gateway(states: dict[str, dict[str, Any]], rounds: int, seconds: float) -> N
     lua = work / "chat.lua"
     lua.write_text(LUA.format(body=json.dumps(BODY)))
     rps: dict[str, list[float]] = {name: [] for name in states}
+    cpu: dict[str, list[float]] = {name: [] for name in states}  # gateway CPU µs per request: steadier
     with Upstream(kind="nginx") as up:
         served = {}
         try:
@@ -90,14 +91,18 @@ def gateway(states: dict[str, dict[str, Any]], rounds: int, seconds: float) -> N
                 wrk(served[name].url + "/v1/chat/completions", lua, 8, 2)  # warm up
             for r in range(rounds):
                 for name in (list(states) if r % 2 == 0 else list(states)[::-1]):
-                    rps[name].append(wrk(served[name].url + "/v1/chat/completions", lua, 32, seconds)["rps"])
+                    before = served[name].cpu_seconds()
+                    got = wrk(served[name].url + "/v1/chat/completions", lua, 32, seconds)
+                    rps[name].append(got["rps"])
+                    cpu[name].append((served[name].cpu_seconds() - before) / got["requests"] * 1e6)
         finally:
             for one in served.values():
                 one.stop()
     for name, values in rps.items():
         print(f"gateway {name:7s} {statistics.median(values):9.0f} req/s   (rounds: "
-              + " ".join(f"{v:.0f}" for v in values) + ")")
-    print(f"redis / memory: {statistics.median(rps['redis']) / statistics.median(rps['memory']):.2f}")
+              + " ".join(f"{v:.0f}" for v in values) + f")   CPU {statistics.median(cpu[name]):.0f} µs/request")
+    print(f"redis / memory: {statistics.median(rps['redis']) / statistics.median(rps['memory']):.2f} req/s; "
+          f"{statistics.median(cpu['memory']) / statistics.median(cpu['redis']):.2f} by gateway CPU per request")
 
 
 def main() -> None:
