@@ -1,7 +1,10 @@
 """Where routing state lives: this process (:mod:`.memory`) or Redis, shared by a fleet (:mod:`.redis`).
 
 Both speak the :class:`~.memory.State` operations; :func:`open_state` picks one from ``state:`` in the
-providers file. Imported lazily: nothing here loads at ``import llmswitch``.
+providers file. The router admits attempts through a gate (:mod:`.gate` in this process,
+:mod:`.admission` for the fleet: one script per attempt), with :mod:`.breaker` and :mod:`.spread`
+(round-robin turns, latency statistics) in Redis. Imported lazily: nothing here loads at
+``import llmswitch``.
 """
 
 from __future__ import annotations

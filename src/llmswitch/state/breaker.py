@@ -1,12 +1,13 @@
 """A circuit breaker whose state lives in Redis, so a fleet opens, cools down and probes as one.
 
-The router's plan is synchronous (sans-I/O), so each decision is one short blocking Lua call on the
-sync client, bounded by ``state.timeout`` (50 ms by default; ~0.1 ms on loopback), rather than a
-locally cached view: a cache would let every process send its own failing calls before learning the
-breaker opened, which is what sharing is for. ``available()`` (planning only, called per candidate)
-answers from the view the last call brought back, so planning costs no round trip. When Redis fails,
-:class:`~.redis.FailOpen` answers from this process's own breaker (the base class), so a Redis outage
-degrades to today's per-process breakers, never to a failed call.
+Admission is not done here on the hot path: the gate's one script per attempt (:mod:`.admission`)
+runs this module's ``acquire`` Lua together with the provider's quotas, and hands the verdict to
+:meth:`SharedBreaker.admitted`. Outcomes: a failure, a probe's result and a release are written at
+once (one script each); a success while closed only clears the failure log, with the next write.
+``available()`` (planning, per candidate) answers from the view the last reply brought back, so
+planning costs no round trip. When Redis fails, :class:`~.redis.FailOpen` answers from this
+process's own breaker (the base class), so an outage degrades to per-process breakers, never to a
+failed call.
 """
 
 from __future__ import annotations

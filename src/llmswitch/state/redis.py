@@ -1,9 +1,10 @@
 """Shared state in Redis, and :class:`FailOpen`, which makes a Redis failure cost no call.
 
-Keys: a logical key ``"<tag>#<name>"`` (for instance ``"openai/gpt-4o#rpm"``) is stored as
-``{<prefix>:<tag>}#<name>``, so everything about one target or one client key hashes to one Redis
-Cluster slot and a script may touch it atomically. Each read-modify-write is one Lua script (one
-round trip); time inside scripts is Redis's ``TIME``, so replicas with skewed clocks still agree.
+Keys: a logical key ``"<tag>#<name>"`` (for instance ``"openai#rpm"``) is stored as
+``{<prefix>:<tag>}#<name>``, so everything about one provider (or one client key, one route) hashes
+to one Redis Cluster slot and a script may touch it atomically. Each read-modify-write is one Lua
+script (one round trip); time inside scripts is Redis's ``TIME``, so replicas with skewed clocks
+still agree. :class:`Script` is the hot path's own lean way of calling one (see there).
 """
 
 from __future__ import annotations
