@@ -75,13 +75,13 @@ from .policies import (
     order_targets,
     retry_wait,
 )
-from .state.gate import LocalGate
+from .state.gate import LocalGate, Usage
 from .telemetry import hooks_for
 
 if TYPE_CHECKING:
     from .responses import ResponseStore
     from .state.admission import SharedGate
-    from .state.gate import Usage, Verdict
+    from .state.gate import Verdict
     from .state.redis import Also, FailOpen
 from .transport import Deadline, abort
 
@@ -369,8 +369,6 @@ class Router:
 
     def record_usage(self, target: Target, info: RouteInfo) -> None:
         """Count what a served call used against its provider (tpm, usage per day and month)."""
-        from .state.gate import Usage
-
         tokens = info.usage.get("total_tokens") if info.usage else None
         if tokens is None and info.usage:
             tokens = info.usage.get("prompt_tokens", 0) + info.usage.get("completion_tokens", 0)
@@ -451,7 +449,9 @@ class Router:
         rate = self.settings.config.cny_per_usd
         trackers = [self.state(t, policy).tracker(stream) for t, _ in usable]
         if strategy == "least_latency" and self.shared_state is not None:
-            also += [a for a in (t.also() for t in trackers if hasattr(t, "also")) if a is not None]
+            from .state.spread import SharedLatency
+
+            also += [a for a in (t.also() for t in trackers if isinstance(t, SharedLatency)) if a is not None]
         candidates = [Candidate(t.key, w, tracker.value, _unit_price(t.info, rate))
                       for (t, w), tracker in zip(usable, trackers, strict=True)]
         rotation = None
@@ -459,8 +459,11 @@ class Router:
             with self._lock:
                 rotation = self._rotation.get(route) or self._rotation.setdefault(route, self._new_rotation(route))
         ordered = order_targets(strategy, candidates, rotation=rotation, rng=self.rng)
-        if rotation is not None and hasattr(rotation, "also"):
-            also += [a for a in (rotation.also(),) if a is not None]
+        if rotation is not None and self.shared_state is not None:
+            from .state.spread import SharedRotation
+
+            claim = rotation.also() if isinstance(rotation, SharedRotation) else None
+            also += [claim] if claim is not None else []
         by_key = {t.key: t for t, _ in usable}
         return [by_key[c.key] for c in ordered]
 
@@ -554,7 +557,7 @@ class CallPlan:
         self._also = also  # shared statistics commands, sent with the first admission
         # async drivers admit on the event loop first (see aprepare) when admission does I/O
         self.prefetch = router.shared_state is not None
-        self._ready: dict[str, Verdict] = {}  # target key → its admission, made by aprepare
+        self._ready: dict[str, tuple[Target, Verdict]] = {}  # target key → its admission, made by aprepare
 
     # -- time ---------------------------------------------------------------------------------
     def remaining(self) -> float | None:
@@ -644,8 +647,8 @@ class CallPlan:
         self._drop_ready()
         for target in self._upcoming():
             also, self._also = self._also, None
-            verdict = self._ready[target.key] = await self.router.aadmit(target, self.policy, force=self.single,
-                                                                         also=also)
+            verdict = await self.router.aadmit(target, self.policy, force=self.single, also=also)
+            self._ready[target.key] = (target, verdict)
             if verdict.permit is not None:
                 return
 
@@ -661,17 +664,18 @@ class CallPlan:
         return [t for t in self.targets[self._next:] if not self._excluded(t)]
 
     def _drop_ready(self) -> None:
-        for key, verdict in self._ready.items():
+        for target, verdict in self._ready.values():
             if verdict.permit is not None:  # admitted for a try that did not come
-                provider, _, model = key.partition("/")
-                self.router.state(self.router.target(provider, model), self.policy).breaker.release(verdict.permit)
+                self.router.state(target, self.policy).breaker.release(verdict.permit)
         self._ready.clear()
 
     def _admit_or_skip(self, target: Target) -> Permit | None:
         """The provider's quotas, then the breaker (a single-target call has nothing else to try, so
         an open breaker admits it anyway)."""
-        verdict = self._ready.pop(target.key, None) if self._ready else None
-        if verdict is None:
+        ready = self._ready.pop(target.key, None) if self._ready else None
+        if ready is not None:
+            verdict = ready[1]
+        else:
             also, self._also = self._also, None
             verdict = self.router.admit(target, self.policy, force=self.single, also=also)
         if verdict.permit is not None:
