@@ -184,16 +184,35 @@ def test_local_gate_refuses_rpm_without_taking_a_probe() -> None:
 
 
 def test_async_calls_admit_on_the_event_loop_exactly(redis_server: RedisServer, server: MockServer) -> None:
-    cfg = config(server, {**redis_state(redis_server), "timeout": 5.0}, rpm=100)  # 300 at once on 64 connections
+    cfg = config(server, {**redis_state(redis_server), "timeout": 5.0}, rpm=50)  # 150 at once on 64 connections
 
     async def run() -> list[str | None]:
         async with llmswitch.AsyncOpenAI(config=cfg) as client:
             responses = await asyncio.gather(*(client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
-                                               for _ in range(300)))
+                                               for _ in range(150)))
             shared = client.router.shared_state
             assert shared is not None and shared.remote.kept.idle == []  # the sync client never ran
             return [llmswitch.route_info(r).provider for r in responses]  # type: ignore[union-attr]
 
     providers = asyncio.run(run())
-    assert providers.count("a") == 100 == len(server.mount("a").requests)
-    assert providers.count("b") == 200
+    assert providers.count("a") == 50 == len(server.mount("a").requests)
+    assert providers.count("b") == 100
+
+
+def test_async_admission_with_redis_paused_costs_no_call(redis_server: RedisServer, server: MockServer) -> None:
+    cfg = config(server, {**redis_state(redis_server), "timeout": 0.05}, rpm=1000)
+
+    async def run() -> float:
+        async with llmswitch.AsyncOpenAI(config=cfg) as client:
+            await client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+            redis_server.pause()
+            try:
+                start = time.monotonic()
+                await asyncio.gather(*(client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+                                       for _ in range(20)))
+                return time.monotonic() - start
+            finally:
+                redis_server.resume()
+
+    assert asyncio.run(run()) < 1.0  # each admission waited at most the 50 ms timeout, concurrently
+    assert len(server.mount("a").requests) == 21  # every call answered by the primary
