@@ -140,6 +140,7 @@ class SharedGate:
         self._debts: dict[str, int] = {}  # provider → tokens not yet taken from its tpm bucket
         self._due: dict[str, float] = {}  # provider → when its pending usage is written next
         self._keys: dict[str, tuple[str, list[bytes]]] = {}  # provider → (day, its keys that day)
+        self._quiet_args: dict[str, tuple[str, list[object]]] = {}  # (day, its arguments with nothing to write)
         self._lock = threading.Lock()
         self._member = f"{uuid.uuid4().hex[:16]}:"  # + a sequence number: unique rpm log members
         self._sequence = itertools.count()
@@ -241,11 +242,19 @@ class SharedGate:
         return keys
 
     def _count_args(self, provider: str, pending: Usage | None, debt: int) -> list[object]:
+        day, month = periods(self.local.clock())
+        quiet = pending is None and not debt  # most admissions: the same arguments all day
+        found = self._quiet_args.get(provider) if quiet else None
+        if found is not None and found[0] == day.key:
+            return found[1]
         limits = self.limits.get(provider) or Limits()
         used = pending or Usage()
-        day, month = periods(self.local.clock())
-        return [limits.rpm or 0, limits.tpm or 0, used.calls, used.tokens, _decimal(used.cost_usd),
-                _decimal(used.cost_cny), int(day.ends * 1000) + _DAY_MS, int(month.ends * 1000) + _DAY_MS, debt]
+        args: list[object] = [limits.rpm or 0, limits.tpm or 0, used.calls, used.tokens, _decimal(used.cost_usd),
+                              _decimal(used.cost_cny), int(day.ends * 1000) + _DAY_MS,
+                              int(month.ends * 1000) + _DAY_MS, debt]
+        if quiet:
+            self._quiet_args[provider] = (day.key, args)
+        return args
 
 
 def _decimal(amount: float) -> str:

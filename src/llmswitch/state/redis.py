@@ -187,7 +187,11 @@ class Kept:
 
 def pack(*parts: bytes) -> bytes:
     """One command in RESP, ready to write."""
-    return b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)])
+    return b"".join([b"*%d\r\n" % len(parts), *map(_bulk, parts)])
+
+
+def _bulk(part: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(part), part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +217,17 @@ class Script:
         self.state = state
         self.text = text
         self.sha = hashlib.sha1(text.encode()).hexdigest().encode()
+        self._heads: dict[tuple[bytes, ...], bytes] = {}  # keys → the packed command up to its argument
 
     def _packed(self, keys: Sequence[bytes], args: Sequence[object]) -> bytes:
-        return pack(b"EVALSHA", self.sha, str(len(keys)).encode(), *keys, ",".join(map(str, args)).encode())
+        fixed = tuple(keys)
+        head = self._heads.get(fixed)
+        if head is None:
+            if len(self._heads) > 4096:
+                self._heads.clear()
+            parts = (b"EVALSHA", self.sha, str(len(keys)).encode(), *keys)
+            head = self._heads[fixed] = b"*%d\r\n" % (len(parts) + 1) + b"".join(_bulk(p) for p in parts)
+        return head + _bulk(",".join(map(str, args)).encode())
 
     @staticmethod
     def _answer(replies: list[Any], also: Sequence[Also]) -> Any:
