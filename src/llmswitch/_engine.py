@@ -295,6 +295,8 @@ class AsyncEngine:
         try:
             while True:
                 if not race.running:
+                    if plan.prefetch:  # shared state: admit on the loop, as in _drive
+                        await plan.aprepare()
                     step = plan.next_step()
                     if isinstance(step, Fail):
                         raise step.error
@@ -304,6 +306,8 @@ class AsyncEngine:
                     race.started(asyncio.ensure_future(attempt(step)), step)
                 done, _ = await asyncio.wait(race.running, timeout=race.wait(), return_when=asyncio.FIRST_COMPLETED)
                 if not done:
+                    if plan.prefetch:
+                        await plan.aprepare()
                     hedge = race.hedge()
                     if hedge is not None:
                         race.started(asyncio.ensure_future(attempt(hedge)), hedge)

@@ -216,3 +216,22 @@ def test_async_admission_with_redis_paused_costs_no_call(redis_server: RedisServ
 
     assert asyncio.run(run()) < 1.0  # each admission waited at most the 50 ms timeout, concurrently
     assert len(server.mount("a").requests) == 21  # every call answered by the primary
+
+
+def test_async_hedged_calls_admit_on_the_event_loop(redis_server: RedisServer, server: MockServer) -> None:
+    """A hedged route races its targets; both the first attempt and the hedge are admitted with the
+    asyncio client (the blocking one would stall every call on the loop while Redis answers)."""
+    server.mount("a").latency = 0.3  # slow primary: the hedge to b starts after 50 ms and wins
+    cfg = config(server, {**redis_state(redis_server), "timeout": 5.0}, rpm=1000)
+    cfg["routes"]["chat"]["hedge_after"] = 0.05
+
+    async def run() -> list[str | None]:
+        async with llmswitch.AsyncOpenAI(config=cfg) as client:
+            responses = await asyncio.gather(*(client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
+                                               for _ in range(4)))
+            shared = client.router.shared_state
+            assert shared is not None and shared.remote.kept.idle == []  # the sync client never ran
+            return [llmswitch.route_info(r).provider for r in responses]  # type: ignore[union-attr]
+
+    assert asyncio.run(run()) == ["b"] * 4
+    assert len(server.mount("b").requests) == 4

@@ -277,10 +277,7 @@ class Gateway:
             ACCESS.info("request", extra={"fields": _access_fields(request, ex, self.config.log_prompts)})
 
     async def _close(self, app: web.Application) -> None:
-        await self.transport.aclose()
-        if self.router.shared_state is not None:
-            await self.router.shared_state.aclose()
-            self.router.close()
+        await self.transport.aclose()  # the engine closes the router: pending usage, Redis connections
 
 
 class _Exchange:
