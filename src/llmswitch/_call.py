@@ -1,7 +1,7 @@
 """One chat or embeddings call, decided and translated without I/O.
 
 A :class:`Call` holds what the caller asked for (the body, the transport extras) and the router's
-:class:`~llmswitch.router.CallPlan`. For each ``Try`` it builds the wire request and parses the
+:class:`~llmswitch.plan.CallPlan`. For each ``Try`` it builds the wire request and parses the
 reply; the drivers in :mod:`._engine` only send, sleep and wait. The direct ``create()`` path,
 the routing transport under openai's client and the gateway all build their calls here.
 """
@@ -17,7 +17,8 @@ import openai
 
 from . import errors
 from .adapters.base import Adapter, WireRequest
-from .router import CallPlan, Router, Try
+from .plan import CallPlan
+from .router import Router, Try
 
 __all__ = ["Call", "Operation", "given", "prepare", "timeout_overrides"]
 

@@ -1,7 +1,7 @@
 """The two drivers of a :class:`~llmswitch._call.Call`: they send, sleep and wait, nothing else.
 
 Every decision (which target, how long to sleep, when to give up) comes from the call's
-:class:`~llmswitch.router.CallPlan`; every translation from the :class:`~._call.Call`. The sync
+:class:`~llmswitch.plan.CallPlan`; every translation from the :class:`~._call.Call`. The sync
 and async engines are the same lines with and without ``await``; hedged calls race attempts on
 a small thread pool (sync) or as tasks (async).
 """
@@ -19,7 +19,8 @@ import httpx2
 from . import errors
 from ._call import Call, not_a_stream, refusal
 from ._stream import Opened, StreamCore, open_async, open_sync
-from .router import CallPlan, Fail, Router, Sleep, Try
+from .plan import CallPlan
+from .router import Fail, Router, Sleep, Try
 from .transport import AsyncTransport, SyncTransport, connection_error
 
 __all__ = ["AsyncEngine", "Engine"]

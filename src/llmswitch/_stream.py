@@ -31,7 +31,7 @@ from .streaming import NDJSONDecoder, SSEDecoder, decoder_for
 from .transport import Deadline, Watch, abort, connection_error, watchdog
 
 if TYPE_CHECKING:
-    from .router import CallPlan
+    from .plan import CallPlan
 
 __all__ = ["AsyncStream", "Limits", "Opened", "Stream", "StreamCore", "carries_output", "open_async",
            "open_sync"]
