@@ -183,18 +183,24 @@ def test_local_gate_refuses_rpm_without_taking_a_probe() -> None:
     assert breaker.acquire() is not None  # the probe slot was given back
 
 
-def test_async_calls_admit_on_the_event_loop_exactly(redis_server: RedisServer, server: MockServer) -> None:
-    cfg = config(server, {**redis_state(redis_server), "timeout": 5.0}, rpm=50)  # 150 at once on 64 connections
+def _served_on_the_loop(cfg: dict[str, Any], calls: int) -> list[str | None]:
+    """Who served each of ``calls`` concurrent async calls; asserts the blocking client never ran."""
 
     async def run() -> list[str | None]:
         async with llmswitch.AsyncOpenAI(config=cfg) as client:
             responses = await asyncio.gather(*(client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
-                                               for _ in range(150)))
+                                               for _ in range(calls)))
             shared = client.router.shared_state
             assert shared is not None and shared.remote.kept.idle == []  # the sync client never ran
             return [llmswitch.route_info(r).provider for r in responses]  # type: ignore[union-attr]
 
-    providers = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def test_async_calls_admit_on_the_event_loop_exactly(redis_server: RedisServer, server: MockServer) -> None:
+    cfg = config(server, {**redis_state(redis_server), "timeout": 5.0}, rpm=50)  # 150 at once on 64 connections
+
+    providers = _served_on_the_loop(cfg, 150)
     assert providers.count("a") == 50 == len(server.mount("a").requests)
     assert providers.count("b") == 100
 
@@ -225,13 +231,5 @@ def test_async_hedged_calls_admit_on_the_event_loop(redis_server: RedisServer, s
     cfg = config(server, {**redis_state(redis_server), "timeout": 5.0}, rpm=1000)
     cfg["routes"]["chat"]["hedge_after"] = 0.05
 
-    async def run() -> list[str | None]:
-        async with llmswitch.AsyncOpenAI(config=cfg) as client:
-            responses = await asyncio.gather(*(client.chat.completions.create(model="chat", messages=MESSAGES)  # type: ignore[arg-type]
-                                               for _ in range(4)))
-            shared = client.router.shared_state
-            assert shared is not None and shared.remote.kept.idle == []  # the sync client never ran
-            return [llmswitch.route_info(r).provider for r in responses]  # type: ignore[union-attr]
-
-    assert asyncio.run(run()) == ["b"] * 4
+    assert _served_on_the_loop(cfg, 4) == ["b"] * 4
     assert len(server.mount("b").requests) == 4
