@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,10 @@ def _steers(name: str) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for name in [n for n in os.environ if _steers(n)]:
         del os.environ[name]
+    # A suite started in the background by a script (`pytest &`) is handed SIGINT ignored, and the
+    # commands it starts would inherit that: the Ctrl-C tests need what a terminal gives them.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
