@@ -1,7 +1,8 @@
 """What shared state (Redis on loopback) adds per call over memory state: p50 and p90 per call.
 
-Same route (two targets, primary with an rpm and a tpm quota, so both are checked), same mock
-upstream (llmswitch.testing.MockServer on loopback). The memory-state and the redis-state client
+Same route (two targets, primary with an rpm and a tpm quota, so both are checked), same upstream:
+benchmarks/upstream.py's nginx, in its own processes (an in-process mock server's thread would share
+the client's GIL and add its own wake-ups to every Redis reply). The memory-state and the redis-state client
 alternate call by call (so both see the same machine load, which drifts on a shared box); the
 figure is the median over rounds of each round's p50. Starts its own redis-server (no persistence)
 on a free port.
@@ -27,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import llmswitch
-from llmswitch.testing import MockServer
 
 MESSAGES = [{"role": "user", "content": "ping"}]
 
@@ -38,10 +38,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def config(server: MockServer, state: dict[str, Any]) -> dict[str, Any]:
-    return {"providers": {"a": {"type": "openai", "api_key": "sk", "base_url": server.base_url("a"), "rpm": 10**9,
+def config(base_url: str, state: dict[str, Any]) -> dict[str, Any]:
+    return {"providers": {"a": {"type": "openai", "api_key": "sk", "base_url": base_url, "rpm": 10**9,
                                 "tpm": 10**12},
-                          "b": {"type": "openai", "api_key": "sk", "base_url": server.base_url("b")}},
+                          "b": {"type": "openai", "api_key": "sk", "base_url": base_url}},
             "routes": {"chat": {"targets": ["a/m", "b/m"]}}, "state": state}
 
 
@@ -121,11 +121,13 @@ def main() -> None:
         if args.gateway:
             gateway(states, args.rounds, args.seconds)
             return
-        with MockServer({"a": "openai", "b": "openai"}) as server:
+        from upstream import Upstream
+
+        with Upstream(kind="nginx") as up:  # in its own processes: no server thread shares our GIL
             p50: dict[str, list[float]] = {k: [] for k in [*states, "added"]}
             p90: dict[str, list[float]] = {k: [] for k in [*states, "added"]}
             for _ in range(args.rounds):
-                found = side_by_side({name: config(server, states[name]) for name in states}, args.calls)
+                found = side_by_side({name: config(up.base_url(), states[name]) for name in states}, args.calls)
                 for name, lat in found.items():
                     p50[name].append(lat[len(lat) // 2])
                     p90[name].append(lat[int(len(lat) * 0.9)])
