@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx2
@@ -98,10 +98,9 @@ class Gateway:
     async def _routed(self, request: web.Request, operation: Operation) -> web.StreamResponse:
         ex = _Exchange(_request_id(request))
         try:
-            ex.client = self.keys.authenticate(bearer(request.headers.get("authorization"),
-                                                      request.headers.get("api-key")))
-            if ex.client is None:
-                return self._refuse(ex, reply(401, "missing or invalid API key for this gateway", "invalid_api_key"))
+            client = self._authenticate(request, ex)
+            if isinstance(client, web.Response):
+                return client
             parsed = await self._admitted(request, ex)
             if isinstance(parsed, web.Response):
                 return parsed
@@ -127,39 +126,24 @@ class Gateway:
         response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache",
                                                "x-accel-buffering": "no", **headers})
         ex.status = 200
-        try:
-            await response.prepare(request)
-            async for piece in answer:
-                await response.write(piece)
-        except errors.StreamInterruptedError as exc:
-            ex.kind = "stream_interrupted"
-            event = {"error": {"message": str(exc), "type": "api_error", "code": "stream_interrupted"}}
-            await response.write(b"data: " + answer_json(event) + b"\n\n")
-        except (ConnectionResetError, ConnectionError):
-            ex.status, ex.kind = 499, "client_closed"
-            return response
-        finally:
-            await answer.aclose()
-        await response.write_eof()
-        return response
+        return await _pour(request, ex, response, answer, answer.aclose, _cut_event)
 
     # -- everything else under /v1 -------------------------------------------------------------------
     async def other(self, request: web.Request) -> web.StreamResponse:
         """``/v1/models[/{id}]`` from the file; other paths to the pass-through provider."""
         ex = _Exchange(_request_id(request))
         try:
-            ex.client = self.keys.authenticate(bearer(request.headers.get("authorization"),
-                                                      request.headers.get("api-key")))
-            if ex.client is None:
-                return self._refuse(ex, reply(401, "missing or invalid API key for this gateway", "invalid_api_key"))
+            client = self._authenticate(request, ex)
+            if isinstance(client, web.Response):
+                return client
             path = "/" + request.match_info["tail"]
             if ".." in path.split("/"):
                 return self._refuse(ex, reply(400, "'..' is not allowed in the path", "invalid_path"))
             if path.rstrip("/") == "/responses" or path.startswith("/responses/"):
                 return await self._responses(request, ex, path)
             listing = request.method == "GET" and (path.rstrip("/") == "/models" or path.startswith("/models/"))
-            if not listing and not ex.client.passthrough:
-                return self._refuse(ex, reply(403, f"key {ex.client.name!r} may not call {request.method} /v1{path} "
+            if not listing and not client.passthrough:
+                return self._refuse(ex, reply(403, f"key {client.name!r} may not call {request.method} /v1{path} "
                                                    f"(pass-through not allowed)", "passthrough_not_allowed"))
             if request.content_length is not None and request.content_length > self.config.max_body_bytes:
                 return self._refuse(ex, _too_large(self.config.max_body_bytes))
@@ -197,22 +181,18 @@ class Gateway:
         ex.status = answer.status_code
         response = web.StreamResponse(status=answer.status_code, headers={
             **{k: v for k, v in answer.headers.items() if k.lower() not in _DROP_UPSTREAM}, "x-request-id": ex.rid})
-        try:
-            await response.prepare(request)
-            async for piece in answer.stream:  # type: ignore[union-attr]
-                await response.write(piece)
-        except errors.StreamInterruptedError:
-            ex.kind = "stream_interrupted"  # the events stop without response.completed: clients see the cut
-            return response
-        except (ConnectionResetError, ConnectionError):
-            ex.status, ex.kind = 499, "client_closed"
-            return response
-        finally:
-            await answer.aclose()
-        await response.write_eof()
-        return response
+        # a cut Responses stream just stops (no response.completed event): clients see the cut
+        return await _pour(request, ex, response, answer.stream, answer.aclose, None)  # type: ignore[arg-type]
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _authenticate(self, request: web.Request, ex: _Exchange) -> Client | web.Response:
+        """Who is calling (also kept as ``ex.client``), or the 401 for a missing or unknown key."""
+        ex.client = self.keys.authenticate(bearer(request.headers.get("authorization"),
+                                                  request.headers.get("api-key")))
+        if ex.client is None:
+            return self._refuse(ex, reply(401, "missing or invalid API key for this gateway", "invalid_api_key"))
+        return ex.client
+
     async def _body(self, request: web.Request) -> dict[str, Any] | Reply:
         limit = self.config.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
@@ -293,6 +273,35 @@ class _Exchange:
         self.info: RouteInfo | None = None
         self.status = 500
         self.kind: str | None = None
+
+
+async def _pour(request: web.Request, ex: _Exchange, response: web.StreamResponse, pieces: AsyncIterable[bytes],
+                close: Callable[[], Awaitable[None]], cut: Callable[[Exception], bytes] | None) -> web.StreamResponse:
+    """Write ``pieces`` back as they arrive, each flushed at once. A client that went away is a 499.
+    An upstream stream cut after its commit point ends with ``cut``'s event and end-of-stream, or
+    (``cut`` None) just stops."""
+    try:
+        await response.prepare(request)
+        async for piece in pieces:
+            await response.write(piece)
+    except errors.StreamInterruptedError as exc:
+        ex.kind = "stream_interrupted"
+        if cut is None:
+            return response
+        await response.write(cut(exc))
+    except (ConnectionResetError, ConnectionError):
+        ex.status, ex.kind = 499, "client_closed"
+        return response
+    finally:
+        await close()
+    await response.write_eof()
+    return response
+
+
+def _cut_event(exc: Exception) -> bytes:
+    """A chat stream cut after its first chunk: an SSE ``error`` event (openai's clients raise it), no [DONE]."""
+    event = {"error": {"message": str(exc), "type": "api_error", "code": "stream_interrupted"}}
+    return b"data: " + answer_json(event) + b"\n\n"
 
 
 def _request_id(request: web.Request) -> str:
